@@ -1,0 +1,484 @@
+"""Stage 4: IR -> Amazon States Language (JSONPath), one function per IR node kind.
+
+Shape (see docs/state-machine-contract.md and architecture.md): one waitForTaskToken Task per
+human stage; reject/return/withdraw arrive as error names routed by `Catch`; an error whose
+target lies outside a Parallel branch is left uncaught there and caught on the Parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .choice import to_choice_rule
+from .conditions import Expr
+from .ir import (
+    RESUBMIT,
+    RESUBMIT_TIMEOUT,
+    RUNTIME_RETRY_ATTEMPTS,
+    ActionNode,
+    ApprovalNode,
+    BranchNode,
+    FlowIR,
+    IRNode,
+    NotifyNode,
+    OutcomeActionNode,
+    ParallelNode,
+    Sequence,
+    Stage,
+    WaitNode,
+)
+from .validate import result_key
+
+State = dict[str, Any]
+OPEN_STEP = "OpenStepFunction"
+NOTIFY = "NotifyFunction"
+TIMED_OUT = "StepTimedOutFunction"
+FINISH = "FinishFunction"
+RESUBMIT_STEP = "@requester"
+LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+ROOT = 0
+
+
+def arn(function: str) -> str:
+    """The `${...}` placeholder that DefinitionSubstitutions resolves to a function's ARN."""
+    return "${" + function + "Arn}"
+
+
+def humanize(step_id: str) -> str:
+    words = step_id.replace("_", " ").replace("-", " ").split()
+    text = " ".join(words)
+    return (text[:1].upper() + text[1:])[:60]
+
+
+@dataclass
+class _Scope:
+    states: dict[str, State] = field(default_factory=dict)
+    label: str = ""
+    prefix: str = "$"  # where this scope's data lands in the root state once its Parallel is done
+    escapes: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
+    terminal: str | None = None
+
+
+class _Emitter:
+    def __init__(self, ir: FlowIR) -> None:
+        self.ir = ir
+        self.used: set[str] = set()
+        self.entry: dict[str, str] = {}
+        self.task: dict[str, str] = {}
+        self.scopes: dict[int, _Scope] = {ROOT: _Scope()}
+        self.functions: set[str] = set()
+        self.compensations: list[tuple[ActionNode, str]] = []  # (action, root path of its result)
+        self.outcome = {o: self.unique(o.capitalize()) for o in ("approved", "rejected", "withdrawn", "failed")}
+        self.resubmit = self.unique("Wait for resubmission")
+        self.record = self.unique("Record outcome")
+        self._name_all(ir.steps)
+
+    # --- names ------------------------------------------------------------------------------
+
+    def unique(self, name: str) -> str:
+        candidate, n = name, 2
+        while candidate in self.used:
+            candidate, n = f"{name} ({n})", n + 1
+        self.used.add(candidate)
+        return candidate
+
+    def _name_all(self, seq: Sequence) -> None:
+        # Names are fixed up front, in document order, so that returns can point backwards and
+        # the output stays the same from run to run.
+        for node in seq:
+            human = humanize(node.id)
+            when = self.unique(f"{human} needed?") if node.when is not None else None
+            if isinstance(node, ApprovalNode):
+                body = self.task[node.id] = self.unique(f"{human} approval")
+            else:
+                body = self.unique(human)
+            self.entry[node.id] = when or body
+            self.task.setdefault(node.id, body)
+            if isinstance(node, BranchNode):
+                for _, case in node.cases:
+                    self._name_all(case)
+                self._name_all(node.default)
+            elif isinstance(node, ParallelNode):
+                for branch in node.branches:
+                    self._name_all(branch)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "approval_id.$": "$.approval_id",
+            "tenant.$": "$.tenant",
+            "flow": self.ir.flow,
+            "flow_version": self.ir.version,
+            "requester.$": "$.requester",
+        }
+
+    def invoke(self, function: str, payload: dict[str, Any], token: bool = False) -> State:
+        self.functions.add(function)
+        resource = "arn:aws:states:::lambda:invoke" + (".waitForTaskToken" if token else "")
+        return {"Type": "Task", "Resource": resource, "Parameters": {"FunctionName": arn(function), "Payload": payload}}
+
+    def add(self, scope: int, name: str, state: State, next_name: str | None) -> None:
+        if state["Type"] not in ("Choice", "Succeed", "Fail"):
+            if next_name is None:
+                state["End"] = True
+            else:
+                state["Next"] = next_name
+        self.scopes[scope].states[name] = state
+
+    def target(self, scope: int, next_name: str | None) -> str:
+        """Where a Choice goes when the sequence is over: the next state, or a branch's end."""
+        if next_name is not None:
+            return next_name
+        sc = self.scopes[scope]
+        if sc.terminal is None:
+            sc.terminal = self.unique(f"{sc.label} done")
+            sc.states[sc.terminal] = {"Type": "Succeed"}
+        return sc.terminal
+
+    def catch(self, scope: int, error: str, target: str, target_scope: int, result_path: str | None) -> list[State]:
+        """A catcher when `target` is in this scope; else the error escapes to the enclosing Parallel."""
+        if target_scope == scope:
+            return [{"ErrorEquals": [error], "ResultPath": result_path, "Next": target}]
+        self.scopes[scope].escapes.setdefault(error, (target, target_scope, result_path))
+        return []
+
+    def raise_outcome(self, scope: int, outcome: str) -> str:
+        """The state that ends the run with `outcome`, reachable from this scope."""
+        if scope == ROOT:
+            return self.outcome[outcome]
+        name = self.unique(f"{self.scopes[scope].label} {outcome}")
+        error = {"rejected": "Approval.Rejected", "withdrawn": "Approval.Withdrawn"}[outcome]
+        self.scopes[scope].states[name] = {"Type": "Fail", "Error": error, "Cause": f"the step was {outcome}"}
+        self.catch(scope, error, self.outcome[outcome], ROOT, "$.error")
+        return name
+
+    def guard(self, node: IRNode, scope: int, body: str, next_name: str | None) -> None:
+        if node.when is None:
+            return
+        self.add_choice(scope, self.entry[node.id], [(node.when, body)], self.target(scope, next_name))
+
+    def add_choice(self, scope: int, name: str, rules: list[tuple[Expr, str]], default: str) -> None:
+        choices = [{**to_choice_rule(expr), "Next": target} for expr, target in rules]
+        self.scopes[scope].states[name] = {"Type": "Choice", "Choices": choices, "Default": default}
+
+    # --- sequences and nodes ----------------------------------------------------------------
+
+    def sequence(self, seq: Sequence, scope: int, next_name: str | None) -> str | None:
+        """Emit `seq` so that it continues at `next_name`; return its first state (None if empty)."""
+        for i, node in enumerate(seq):
+            after = self.entry[seq[i + 1].id] if i + 1 < len(seq) else next_name
+            self.node(node, scope, after)
+        return self.entry[seq[0].id] if seq else next_name
+
+    def node(self, node: IRNode, scope: int, next_name: str | None) -> None:
+        body = self.task[node.id]
+        self.guard(node, scope, body, next_name)
+        if isinstance(node, ApprovalNode):
+            self.approval(node, scope, body, next_name)
+        elif isinstance(node, ActionNode):
+            self.action(node, scope, body, next_name)
+        elif isinstance(node, NotifyNode):
+            self.notify(node, scope, body, next_name)
+        elif isinstance(node, WaitNode):
+            self.wait(node, scope, body, next_name)
+        elif isinstance(node, BranchNode):
+            self.branch(node, scope, body, next_name)
+        else:
+            self.parallel(node, scope, body, next_name)
+
+    def approval(self, node: ApprovalNode, scope: int, name: str, next_name: str | None) -> None:
+        """The step's Task, then each escalation's Task, then what a timeout records."""
+        stage: Stage | None = node.stage
+        human = humanize(node.id)
+        while stage is not None:
+            state = self.invoke(OPEN_STEP, self.open_payload(node, stage), token=True)
+            state["ResultPath"] = None
+            if stage.timeout_seconds is not None:
+                state["TimeoutSeconds"] = stage.timeout_seconds
+            state["Retry"] = [self.transient_retry()]
+            then = stage.on_timeout
+            after_timeout: State | None = None
+            if isinstance(then, Stage):
+                label = "escalation" if then.index == 1 else f"escalation {then.index}"
+                timeout_target = self.unique(f"{human} {label}")
+            elif then is not None:
+                timeout_target = self.unique(f"{human} {'approval' if stage.index == 0 else 'escalation'} timed out")
+                after_timeout = self.invoke(TIMED_OUT, self.timed_out_payload(node, stage, then))
+                after_timeout["ResultPath"] = None
+                after_timeout["Retry"] = [self.transient_retry()]
+            catchers = self.catch(scope, "States.Timeout", timeout_target, scope, "$.error") if then else []
+            state["Catch"] = catchers + self.decision_catchers(node, scope)
+            self.add(scope, name, state, next_name)
+            if after_timeout is not None:
+                outcome_next = next_name if then == "approve" else self.raise_outcome(scope, "rejected")
+                self.add(scope, timeout_target, after_timeout, outcome_next)
+            if isinstance(then, Stage):
+                name = timeout_target
+            stage = then if isinstance(then, Stage) else None
+
+    def decision_catchers(self, node: ApprovalNode, scope: int) -> list[State]:
+        catchers: list[State] = []
+        for target in node.return_to:
+            if target == RESUBMIT:
+                catchers += self.catch(scope, f"Approval.Returned.{RESUBMIT}", self.resubmit, ROOT, None)
+            else:
+                catchers += self.catch(
+                    scope, f"Approval.Returned.{target}", self.task[target], self.ir.scopes_of[target], None
+                )
+        catchers += self.catch(scope, "Approval.Rejected", self.outcome["rejected"], ROOT, "$.error")
+        catchers += self.catch(scope, "Approval.Withdrawn", self.outcome["withdrawn"], ROOT, "$.error")
+        return catchers
+
+    def open_payload(self, node: ApprovalNode, stage: Stage) -> dict[str, Any]:
+        settings = {k: v for k, v in self.ir.settings.items() if k in ("auto_approve", "if_no_approvers")}
+        return {
+            "task_token.$": "$$.Task.Token",
+            **self.context(),
+            "input.$": "$.input",
+            "kind": "approval",
+            "step": node.id,
+            "stage": stage.index,
+            "spec": {
+                "title": node.title or humanize(node.id),
+                "approvers": list(stage.approvers),
+                "mode": stage.mode,
+                "timeout_seconds": stage.timeout_seconds,
+                "remind_seconds": list(node.remind_seconds),
+                "allow": list(node.allow),
+                "return_to": list(node.return_to),
+            },
+            "settings": settings,
+        }
+
+    def timed_out_payload(self, node: ApprovalNode, stage: Stage, then: str) -> dict[str, Any]:
+        outcome = "approved" if then == "approve" else "rejected"
+        return {**self.context(), "step": node.id, "stage": stage.index, "outcome": outcome}
+
+    def transient_retry(self) -> State:
+        return {
+            "ErrorEquals": list(LAMBDA_TRANSIENT),
+            "IntervalSeconds": 1,
+            "MaxAttempts": RUNTIME_RETRY_ATTEMPTS,
+            "BackoffRate": 2.0,
+        }
+
+    def action_state(self, node: ActionNode | OutcomeActionNode, step: str) -> State:
+        payload = {**self.context(), "step": step, **map_input(node.input)}
+        state = self.invoke(node.function, payload)
+        state["ResultSelector"] = {"value.$": "$.Payload"}
+        if node.timeout_seconds is not None:
+            state["TimeoutSeconds"] = node.timeout_seconds
+        if node.attempts > 1:
+            retry = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": node.interval_seconds}
+            state["Retry"] = [{**retry, "MaxAttempts": node.attempts - 1, "BackoffRate": node.backoff}]
+        else:
+            state["Retry"] = [self.transient_retry()]
+        return state
+
+    def action(self, node: ActionNode, scope: int, name: str, next_name: str | None) -> None:
+        key = result_key(node.id)
+        state = self.action_state(node, node.id)
+        state["ResultPath"] = f"$.actions.{key}"
+        state["Catch"] = self.catch(scope, "States.ALL", self.outcome["failed"], ROOT, f"$.failures.{key}")
+        self.add(scope, name, state, next_name)
+        if node.compensate:
+            self.compensations.append((node, f"{self.scopes[scope].prefix}.actions.{key}"))
+
+    def notify(self, node: NotifyNode, scope: int, name: str, next_name: str | None) -> None:
+        payload = {**self.context(), "step": node.id, "to": list(node.to), "message": node.message or ""}
+        state = self.invoke(NOTIFY, payload)
+        state["ResultPath"] = None
+        state["Retry"] = [self.transient_retry()]
+        self.add(scope, name, state, next_name)
+
+    def wait(self, node: WaitNode, scope: int, name: str, next_name: str | None) -> None:
+        state: State = {"Type": "Wait"}
+        if node.seconds is not None:
+            state["Seconds"] = node.seconds
+        else:
+            state["TimestampPath"] = f"$.input.{node.until_field}"
+        self.add(scope, name, state, next_name)
+
+    def branch(self, node: BranchNode, scope: int, name: str, next_name: str | None) -> None:
+        def start(seq: Sequence) -> str:
+            return self.target(scope, self.entry[seq[0].id] if seq else next_name)
+
+        # The Choice first, so the file reads in the order a run goes.
+        self.add_choice(scope, name, [(expr, start(case)) for expr, case in node.cases], start(node.default))
+        for _, case in node.cases:
+            self.sequence(case, scope, next_name)
+        self.sequence(node.default, scope, next_name)
+
+    def parallel(self, node: ParallelNode, scope: int, name: str, next_name: str | None) -> None:
+        key = result_key(node.id)
+        branches = []
+        escapes: dict[str, tuple[str, int, str | None]] = {}
+        for b, (seq, inner) in enumerate(zip(node.branches, node.branch_scopes, strict=True)):
+            prefix = f"{self.scopes[scope].prefix}.parallel.{key}[{b}]"
+            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix)
+            start = self.sequence(seq, inner, None)
+            branches.append({"StartAt": self.target(inner, start), "States": self.scopes[inner].states})
+            for error, route in self.scopes[inner].escapes.items():
+                escapes.setdefault(error, route)
+        catchers: list[State] = []
+        # Specific errors first: `States.ALL` must be the last catcher.
+        for error in sorted(escapes, key=lambda e: (e == "States.ALL", e)):
+            target, target_scope, result_path = escapes[error]
+            if error == "States.ALL":
+                result_path = f"$.failures.{key}"
+            catchers += self.catch(scope, error, target, target_scope, result_path)
+        state: State = {"Type": "Parallel", "Branches": branches, "ResultPath": f"$.parallel.{key}"}
+        if catchers:
+            state["Catch"] = catchers
+        self.add(scope, name, state, next_name)
+
+    # --- the end of a run -------------------------------------------------------------------
+
+    def outcome_tail(self, first_step: str) -> None:
+        states = self.scopes[ROOT].states
+        has_actions = any(isinstance(n, ActionNode) for n in self.ir.walk())
+        on_entry: dict[str, str] = {}
+        for outcome in ("approved", "rejected", "withdrawn"):
+            on_entry[outcome] = self.on_outcome_chain(outcome)
+        undo_entry = self.compensation_chain(on_entry)
+        for outcome in ("approved", "rejected", "withdrawn", "failed"):
+            if outcome == "failed" and not has_actions:
+                continue
+            then = on_entry.get(outcome, self.record) if outcome == "approved" or undo_entry is None else undo_entry
+            states[self.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
+        finish = self.invoke(FINISH, self.finish_payload())
+        finish["ResultPath"] = None
+        finish["Retry"] = [self.transient_retry()]
+        if has_actions:
+            check, failed, done = self.unique("Outcome failed?"), self.unique("Approval failed"), self.unique("Done")
+            self.add(ROOT, self.record, finish, check)
+            rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
+            states[check] = {"Type": "Choice", "Choices": [rule], "Default": done}
+            states[failed] = {"Type": "Fail", "Error": "Approval.Failed", "Cause": "an action failed; see the history"}
+            states[done] = {"Type": "Succeed"}
+        else:
+            self.add(ROOT, self.record, finish, None)
+        if self.ir.needs_resubmission:
+            self.resubmission(first_step)
+
+    def on_outcome_chain(self, outcome: str) -> str:
+        actions = self.ir.on_actions.get(outcome, ())
+        names = [self.unique(f"On {outcome}: {a.function}") for a in actions]
+        for i, (action, name) in enumerate(zip(actions, names, strict=True)):
+            key = f"on_{outcome}_{i + 1}"
+            state = self.action_state(action, f"on_{outcome}")
+            state["ResultPath"] = f"$.actions.{key}"
+            after = names[i + 1] if i + 1 < len(names) else self.record
+            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failures.{key}", "Next": after}]
+            self.add(ROOT, name, state, after)
+        return names[0] if names else self.record
+
+    def compensation_chain(self, on_entry: dict[str, str]) -> str | None:
+        """Undo the actions that succeeded, last first, then go on by outcome."""
+        if not self.compensations:
+            return None
+        states = self.scopes[ROOT].states
+        checks = [self.unique(f"Undo {node.id}?") for node, _ in reversed(self.compensations)]
+        undos = [self.unique(f"Undo {node.id}") for node, _ in reversed(self.compensations)]
+        routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry[o] != self.record]
+        after = self.record
+        if routes:
+            after = self.unique("After compensation")
+            choices = [{"Variable": "$.outcome", "StringEquals": o, "Next": t} for o, t in routes]
+            states[after] = {"Type": "Choice", "Choices": choices, "Default": self.record}
+        for i, (node, path) in enumerate(reversed(self.compensations)):
+            nxt = checks[i + 1] if i + 1 < len(checks) else after
+            rule = {"Variable": path, "IsPresent": True, "Next": undos[i]}
+            states[checks[i]] = {"Type": "Choice", "Choices": [rule], "Default": nxt}
+            assert node.compensate is not None
+            payload = {**self.context(), "step": node.id, "result.$": f"{path}.value"}
+            undo = self.invoke(node.compensate, payload)
+            undo["ResultPath"] = None
+            undo["Retry"] = [
+                {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
+            ]
+            key = result_key(node.id)
+            undo["Catch"] = [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.compensation_failures.{key}", "Next": nxt}
+            ]
+            self.add(ROOT, undos[i], undo, nxt)
+        return checks[0]
+
+    def finish_payload(self) -> dict[str, Any]:
+        return {
+            **self.context(),
+            "outcome.$": "$.outcome",
+            "steps": list(self.ir.step_ids),
+            "cc": list(self.ir.cc),
+            "notify": {o: list(v) for o, v in self.ir.notify.items() if v},
+            "state.$": "$",
+        }
+
+    def resubmission(self, first_step: str) -> None:
+        payload = {
+            "task_token.$": "$$.Task.Token",
+            **self.context(),
+            "input.$": "$.input",
+            "kind": "resubmit",
+            "step": RESUBMIT_STEP,
+            "stage": 0,
+            "spec": {
+                "title": "Resubmission",
+                "approvers": [{"requester": True}],
+                "mode": "any",
+                "timeout_seconds": RESUBMIT_TIMEOUT,
+                "remind_seconds": [],
+                "allow": [],
+                "return_to": [],
+            },
+        }
+        state = self.invoke(OPEN_STEP, payload, token=True)
+        state["ResultPath"] = "$.input"
+        state["TimeoutSeconds"] = RESUBMIT_TIMEOUT
+        state["Retry"] = [self.transient_retry()]
+        state["Catch"] = [
+            {
+                "ErrorEquals": ["States.Timeout", "Approval.Withdrawn"],
+                "ResultPath": "$.error",
+                "Next": self.outcome["withdrawn"],
+            }
+        ]
+        self.add(ROOT, self.resubmit, state, first_step)
+
+
+def map_input(mapping: dict[str, Any] | None) -> dict[str, Any]:
+    """An action's `input`: `$.field` reads the request, anything else is a literal."""
+    if mapping is None:
+        return {"input.$": "$.input"}
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, str) and value.startswith("$."):
+            out[f"{key}.$"] = "$.input." + value[2:]
+        else:
+            out[key] = value
+    return {"input": out}
+
+
+@dataclass(frozen=True)
+class Emitted:
+    definition: dict[str, Any]
+    functions: tuple[str, ...]
+
+
+def emit(ir: FlowIR) -> Emitted:
+    em = _Emitter(ir)
+    start = em.sequence(ir.steps, ROOT, em.outcome["approved"])
+    assert start is not None  # a flow has at least one step
+    em.outcome_tail(start)
+    root = em.scopes[ROOT].states
+    ordered = {start: root[start]} | {k: v for k, v in root.items() if k != start}
+    comment = f"{ir.title or ir.flow}: flow {ir.flow} version {ir.version}, compiled by dsl_compiler"
+    definition = {"Comment": comment, "StartAt": start, "States": ordered}
+    return Emitted(definition, tuple(sorted(em.functions)))

@@ -1,0 +1,65 @@
+"""Stage 5: the manifest: what a compiled machine needs from its deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .emit import FINISH, NOTIFY, OPEN_STEP, TIMED_OUT, Emitted, arn
+from .ir import ActionNode, ApprovalNode, FlowIR, Stage
+
+RUNTIME_FUNCTIONS = (OPEN_STEP, NOTIFY, TIMED_OUT, FINISH)
+
+
+def _events(ir: FlowIR) -> list[str]:
+    nodes = ir.walk()
+    approvals = [n for n in nodes if isinstance(n, ApprovalNode)]
+    events = ["Approval Started", "Step Opened", "Decision Recorded", "Approval Completed"]
+    if any(n.remind_seconds for n in approvals) or approvals:
+        events.append("Reminder Due")  # the requester may remind (催办) on any open step
+    if any(isinstance(n.stage.on_timeout, Stage) for n in approvals):
+        events.append("Step Escalated")
+    if any(isinstance(n, ActionNode) for n in nodes) or any(ir.on_actions.values()):
+        events.append("Action Failed")
+    return sorted(events)
+
+
+def input_schema(ir: FlowIR) -> dict[str, Any]:
+    """JSON Schema of the request input: the runtime validates requests against it at start."""
+    props: dict[str, Any] = {}
+    required = []
+    for name, spec in ir.input_fields.items():
+        prop: dict[str, Any] = {"type": spec["type"]}
+        for key, schema_key in (
+            ("enum", "enum"),
+            ("minimum", "minimum"),
+            ("maximum", "maximum"),
+            ("default", "default"),
+        ):
+            if key in spec:
+                prop[schema_key] = spec[key]
+        if "max_length" in spec:
+            prop["maxLength" if spec["type"] == "string" else "maxItems"] = spec["max_length"]
+        if "items" in spec:
+            prop["items"] = {"type": spec["items"]["type"]}
+        props[name] = prop
+        if spec.get("required"):
+            required.append(name)
+    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+
+
+def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str) -> dict[str, Any]:
+    functions = sorted(set(emitted.functions))
+    return {
+        "flow": ir.flow,
+        "version": ir.version,
+        "title": ir.title,
+        "state_machine": ir.name,
+        "definition": definition_file,
+        "functions": functions,
+        "substitutions": {arn(f)[2:-1]: {"Fn::GetAtt": [f, "Arn"]} for f in functions},
+        "permissions": [{"action": "lambda:InvokeFunction", "function": f} for f in functions],
+        "events": _events(ir),
+        "steps": list(ir.step_ids),
+        "input_schema": input_schema(ir),
+        "retain_hot": ir.settings.get("retain_hot", "30d"),
+    }

@@ -1,0 +1,93 @@
+"""The stages in order: load -> validate (model + conditions) -> IR -> emit -> manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import ir as ir_stage
+from .emit import emit
+from .errors import CompileError, DslError, ErrorSink, Location
+from .loader import load
+from .manifest import build_manifest
+from .validate import ValidatedFlow, validate
+
+
+@dataclass(frozen=True)
+class CompiledFlow:
+    """The compiled definition of one flow version."""
+
+    ir: ir_stage.FlowIR
+    definition: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    @property
+    def asl_file(self) -> str:
+        return f"{self.name}.asl.json"
+
+    @property
+    def manifest_file(self) -> str:
+        return f"{self.name}.manifest.json"
+
+    def asl_json(self) -> str:
+        return json.dumps(self.definition, indent=2, ensure_ascii=False) + "\n"
+
+    def manifest_json(self) -> str:
+        return json.dumps(self.manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def read(path: str | Path, sink: ErrorSink) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        sink.add(Location(str(path), 1, 1), f"cannot read file: {reason}")
+        return None
+
+
+def check_text(text: str, file: str, sink: ErrorSink) -> ValidatedFlow | None:
+    root = load(text, file, sink)
+    if root is None:
+        return None
+    return validate(root, file, sink)
+
+
+def compile_text(text: str, file: str = "<flow>") -> CompiledFlow:
+    sink = ErrorSink()
+    flow = check_text(text, file, sink)
+    if flow is None or sink:
+        raise CompileError(sink.sorted())
+    return _compile_validated(flow)
+
+
+def compile_file(path: str | Path) -> CompiledFlow:
+    sink = ErrorSink()
+    text = read(path, sink)
+    if text is None:
+        raise CompileError(sink.sorted())
+    return compile_text(text, str(path))
+
+
+def _compile_validated(flow: ValidatedFlow) -> CompiledFlow:
+    flow_ir = ir_stage.build(flow)
+    emitted = emit(flow_ir)
+    manifest = build_manifest(flow_ir, emitted, f"{flow_ir.name}.asl.json")
+    return CompiledFlow(flow_ir, emitted.definition, manifest)
+
+
+def validate_files(paths: list[str]) -> list[DslError]:
+    """Every problem of every file, in file order then position."""
+    problems: list[DslError] = []
+    for path in paths:
+        sink = ErrorSink()
+        text = read(path, sink)
+        if text is not None:
+            check_text(text, path, sink)
+        problems.extend(sink.sorted())
+    return problems

@@ -1,0 +1,117 @@
+"""The shape architecture.md asks for, checked on the compiled definitions."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from dsl_compiler import compile_file, compile_text
+from tests.conftest import FLOWS, ROOT
+
+
+def all_states(states: dict[str, Any]) -> dict[str, Any]:
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            found.update(all_states(branch["States"]))
+    return found
+
+
+def test_every_arn_is_a_placeholder() -> None:
+    for flow in FLOWS:
+        text = json.dumps(compile_file(flow).definition)
+        assert "arn:aws:lambda" not in text
+        names = set(re.findall(r'"FunctionName": "([^"]*)"', text))
+        assert names and all(re.fullmatch(r"\$\{[A-Za-z]+Arn\}", n) for n in names)
+
+
+def test_one_token_task_per_human_stage() -> None:
+    definition = compile_file(ROOT / "flows" / "leave-request.yaml").definition
+    tasks = [n for n, s in definition["States"].items() if s.get("Resource", "").endswith("waitForTaskToken")]
+    # manager + its escalation, director + its escalation, hr
+    assert tasks == [
+        "Manager approval",
+        "Manager escalation",
+        "Director approval",
+        "Director escalation",
+        "Hr approval",
+    ]
+    manager = definition["States"]["Manager approval"]
+    assert manager["TimeoutSeconds"] == 3 * 86400
+    assert manager["Catch"][0] == {
+        "ErrorEquals": ["States.Timeout"],
+        "ResultPath": "$.error",
+        "Next": "Manager escalation",
+    }
+
+
+def test_when_compiles_to_a_native_choice() -> None:
+    definition = compile_file(ROOT / "flows" / "leave-request.yaml").definition
+    choice = definition["States"]["Director needed?"]
+    assert choice["Type"] == "Choice"
+    assert choice["Default"] == "Hr approval"
+    assert choice["Choices"][0]["Next"] == "Director approval"
+    assert '"$.input.days"' in json.dumps(choice["Choices"][0])
+
+
+def test_errors_inside_a_parallel_are_caught_on_the_parallel() -> None:
+    definition = compile_file(ROOT / "flows" / "purchase-order.yaml").definition
+    reviews = definition["States"]["Reviews"]
+    assert reviews["Type"] == "Parallel"
+    assert [c["ErrorEquals"] for c in reviews["Catch"]] == [["Approval.Rejected"], ["Approval.Withdrawn"]]
+    branch = reviews["Branches"][0]["States"]
+    legal = branch["Legal approval"]
+    # inside the branch only the timeout is caught; rejection propagates to the Parallel
+    assert [c["ErrorEquals"] for c in legal["Catch"]] == [["States.Timeout"]]
+    assert branch["Reviews branch 1 rejected"] == {
+        "Type": "Fail",
+        "Error": "Approval.Rejected",
+        "Cause": "the step was rejected",
+    }
+
+
+def test_saga_compensates_succeeded_actions_in_reverse_order() -> None:
+    text = """
+flow: saga
+version: 1
+steps:
+  - {id: boss, type: approval, approvers: {manager: 1}, timeout: none}
+  - {id: first, type: action, function: DoA, compensate: UndoA}
+  - {id: second, type: action, function: DoB, compensate: UndoB}
+  - {id: last, type: approval, approvers: {role: x}, timeout: none}
+"""
+    states = compile_text(text).definition["States"]
+    assert states["Rejected"]["Next"] == "Undo second?"
+    assert states["Undo second?"]["Choices"][0] == {
+        "Variable": "$.actions.second",
+        "IsPresent": True,
+        "Next": "Undo second",
+    }
+    assert states["Undo second"]["Next"] == "Undo first?"
+    assert states["Undo first?"]["Default"] == "Record outcome"
+    assert states["First"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failures.first", "Next": "Failed"}
+    ]
+    assert states["Outcome failed?"]["Choices"][0]["Next"] == "Approval failed"
+
+
+def test_return_routes_by_error_name_and_resubmission_restarts() -> None:
+    states = compile_file(ROOT / "flows" / "contract-review.yaml").definition["States"]
+    committee = {c["ErrorEquals"][0]: c["Next"] for c in states["Committee approval"]["Catch"]}
+    assert committee["Approval.Returned.legal"] == "Legal approval"
+    assert committee["Approval.Returned.requester"] == "Wait for resubmission"
+    resubmit = states["Wait for resubmission"]
+    assert resubmit["ResultPath"] == "$.input"
+    assert resubmit["Next"] == "Legal approval"
+
+
+def test_action_retry_counts_attempts() -> None:
+    states = compile_file(ROOT / "flows" / "access-request.yaml").definition["States"]
+    retry = states["Grant access"]["Retry"][0]
+    assert retry == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2.0}
+    assert states["Grant access"]["Parameters"]["Payload"]["input"] == {
+        "system.$": "$.input.system",
+        "role.$": "$.input.role",
+        "hours.$": "$.input.hours",
+    }
