@@ -415,7 +415,8 @@ class _Emitter:
         return {
             **self.context(),
             "outcome.$": "$.outcome",
-            "steps": list(self.ir.step_ids),
+            # Leaf steps only: a branch or parallel is not a step anyone sees in the approval.
+            "steps": [n.id for n in self.ir.walk() if not isinstance(n, BranchNode | ParallelNode)],
             "cc": list(self.ir.cc),
             "notify": {o: list(v) for o, v in self.ir.notify.items() if v},
             "state.$": "$",

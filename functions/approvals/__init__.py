@@ -1,0 +1,1 @@
+"""Runtime of the approval flows: domain rules, AWS adapters and Lambda handlers."""

@@ -1,0 +1,1 @@
+"""AWS glue: small boto3 adapters with lazily created, injectable clients."""

@@ -1,0 +1,120 @@
+"""Wiring shared by the service and the handlers: the adapters, the clock, and the
+read-modify-write loop every change to an approval goes through."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .adapters.events import Events
+from .adapters.sfn import StepFunctions, TokenGone
+from .adapters.store import NewEvent, StepWrite, Store
+from .domain import Approval, ApprovalStatus, Outcome, StaleRevision, Step
+
+log = logging.getLogger(__name__)
+
+# Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;
+# a handful of re-reads settles them, after which the caller gets a clear conflict.
+MAX_ATTEMPTS = 8
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Runtime:
+    store: Store = field(default_factory=Store)
+    sfn: StepFunctions = field(default_factory=StepFunctions)
+    events: Events = field(default_factory=Events)
+    now: Callable[[], datetime] = utcnow
+
+
+_default: Runtime | None = None
+
+
+def default_runtime() -> Runtime:
+    """Adapters built on first use (nothing AWS happens at import: cold starts stay short)."""
+    global _default
+    if _default is None:
+        _default = Runtime()
+    return _default
+
+
+@dataclass
+class Change:
+    """What one write does to an approval; `result` is handed back to the caller untouched."""
+
+    steps: Sequence[StepWrite] = ()
+    events: Sequence[NewEvent] = ()
+    status: ApprovalStatus | None = None
+    result: Any = None
+
+
+def mutate(
+    rt: Runtime,
+    tenant: str,
+    approval_id: str,
+    change: Callable[[Approval, datetime], Change | None],
+    revision: int | None = None,
+) -> tuple[Approval, Change | None]:
+    """Load, compute the change, write it conditional on the revision read; on a lost race read
+    again and recompute (unless the caller pinned `revision`: then the conflict is theirs)."""
+    for _ in range(MAX_ATTEMPTS):
+        approval = rt.store.load(tenant, approval_id)
+        if revision is not None and approval.revision != revision:
+            raise StaleRevision(f"approval {approval_id} is at revision {approval.revision}, not {revision}")
+        at = rt.now()
+        planned = change(approval, at)
+        if planned is None:
+            return approval, None
+        try:
+            rt.store.commit(approval, iso(at), steps=planned.steps, events=planned.events, status=planned.status)
+        except StaleRevision:
+            if revision is not None:
+                raise
+            continue
+        return approval, planned
+    raise StaleRevision(f"approval {approval_id} kept changing; try again")
+
+
+def detail(approval: Approval, step: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The fields every business event carries."""
+    body: dict[str, Any] = {
+        "tenant": approval.tenant,
+        "approval_id": approval.id,
+        "flow": approval.flow,
+        "flow_version": approval.flow_version,
+        "step": step,
+    }
+    body.update(extra)
+    return body
+
+
+def complete_token(rt: Runtime, approval: Approval, stage: Step, outcome: Outcome) -> None:
+    """Tell the waiting Task how its step ended, then note that it was told (a stage settled
+    with `callback: pending` left over is one whose function died in between)."""
+    if not stage.task_token:
+        return
+    try:
+        if outcome is Outcome.APPROVED:
+            rt.sfn.succeed(stage.task_token, {"step": stage.step, "outcome": "approved"})
+        else:
+            rt.sfn.fail(stage.task_token, "Approval.Rejected", f"{stage.step} rejected")
+        mark = "sent"
+    except TokenGone:
+        # The Task already timed out or the run ended: the machine has moved on without us.
+        log.warning("token of %s/%s stage %s is gone", approval.id, stage.step, stage.stage)
+        mark = "gone"
+    rt.store.mark_callback(approval.tenant, approval.id, stage.step, stage.stage, mark)
+
+
+def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:
+    rt.events.put(detail_type, body)

@@ -1,0 +1,297 @@
+"""Deploy template.yaml into moto: the same template as on AWS, minus what moto cannot do.
+
+1. Load the SAM template (CloudFormation tags via samtranslator's intrinsic constructor).
+2. Inline each state machine's definition for the transform, zip functions/ to S3 and point
+   every CodeUri at it, drop SAM `Api` events (moto's API Gateway cannot take them).
+3. samtranslator transform (bundled managed-policy map: no IAM call), then take the
+   `AWS::StepFunctions::StateMachine` resources out: CloudFormation would create them in moto's
+   non-executing backend and would not apply `DefinitionSubstitutions`.
+4. create_stack, wait for CREATE_COMPLETE.
+5. Create each state machine through the stepfunctions API (the executing backend when moto's
+   config says so) with substitutions resolved from the stack and times divided by
+   `time_scale` (the file on disk is never changed).
+6. Seed the tenant directory from flows/directory.yaml.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+ROOT = Path(__file__).resolve().parent.parent
+SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+SAM_FUNCTION = "AWS::Serverless::Function"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader plus `!Ref`, `!GetAtt`, `!Sub`...; a subclass, so the global SafeLoader stays untouched."""
+
+
+_CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return dict(yaml.load(handle, Loader=_CfnLoader))  # a SafeLoader subclass: no arbitrary objects
+
+
+class _BundledPolicies:
+    """samtranslator's managed-policy loader interface, answered from its bundled map."""
+
+    def load(self) -> dict[str, str]:
+        return dict(get_bundled_managed_policy_map("aws") or {})
+
+
+# --- time scaling ---------------------------------------------------------------------
+
+_STATE_TIME_KEYS = ("TimeoutSeconds", "HeartbeatSeconds")
+_RETRY_TIME_KEYS = ("IntervalSeconds", "MaxDelaySeconds")
+
+
+def _scaled(value: Any, scale: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return max(1, round(value / scale))
+
+
+def scale_times(definition: dict[str, Any], scale: float) -> dict[str, Any]:
+    """A copy of an ASL definition with every duration divided by `scale` (at least 1 s): Task
+    timeouts and heartbeats, Wait seconds, Retry intervals, and the `timeout_seconds` /
+    `remind_seconds` the runtime is told (so stored deadlines match the scaled run)."""
+    result = copy.deepcopy(definition)
+    if scale == 1:
+        return result
+
+    def walk_payload(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "timeout_seconds":
+                    node[key] = _scaled(value, scale)
+                elif key == "remind_seconds" and isinstance(value, list):
+                    node[key] = [_scaled(v, scale) for v in value]
+                else:
+                    walk_payload(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk_payload(item)
+
+    def walk_states(states: Mapping[str, Any]) -> None:
+        for state in states.values():
+            for key in _STATE_TIME_KEYS:
+                if key in state:
+                    state[key] = _scaled(state[key], scale)
+            if state.get("Type") == "Wait" and "Seconds" in state:
+                state["Seconds"] = _scaled(state["Seconds"], scale)
+            for retrier in state.get("Retry", []):
+                for key in _RETRY_TIME_KEYS:
+                    if key in retrier:
+                        retrier[key] = _scaled(retrier[key], scale)
+            walk_payload(state.get("Parameters"))
+            for branch in state.get("Branches", []):
+                walk_states(branch.get("States", {}))
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                walk_states(processor.get("States", {}))
+
+    walk_states(result.get("States", {}))
+    return result
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Apply DefinitionSubstitutions (`${Name}`); an unknown placeholder is an error, as on AWS."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"no DefinitionSubstitutions entry for ${{{name}}}")
+        return values[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, text)
+
+
+# --- deployment -----------------------------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    resources: dict[str, str]  # logical id -> physical id
+    function_arns: dict[str, str]  # logical id -> ARN
+    state_machines: dict[str, str]  # name -> ARN
+    table_name: str
+    bus_name: str
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> deployed (scaled) ASL
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why
+
+
+def _zip_functions(functions_dir: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(functions_dir.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(functions_dir).as_posix())
+    return buffer.getvalue()
+
+
+def _definition_path(uri: Any, root: Path, statemachines_dir: Path | None) -> Path:
+    path = Path(str(uri))
+    if statemachines_dir is not None:
+        return statemachines_dir / path.name
+    return path if path.is_absolute() else root / path
+
+
+def prepare(
+    template: dict[str, Any],
+    code_location: dict[str, str],
+    root: Path,
+    statemachines_dir: Path | None,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """The SAM template as moto can take it, the state machines to create by hand (logical id ->
+    properties with the definition text), and the machines skipped for a missing definition."""
+    template = copy.deepcopy(template)
+    resources = template["Resources"]
+    machines: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    for logical_id, resource in list(resources.items()):
+        props = resource.setdefault("Properties", {})
+        if resource["Type"] == SAM_FUNCTION:
+            if "CodeUri" in props:
+                props["CodeUri"] = code_location
+            events = props.get("Events") or {}
+            for name in [n for n, e in events.items() if e.get("Type") in ("Api", "HttpApi")]:
+                del events[name]  # served by the local gateway instead
+        elif resource["Type"] == SAM_STATE_MACHINE:
+            path = _definition_path(props.get("DefinitionUri"), root, statemachines_dir)
+            if not path.is_file():
+                skipped[str(props.get("Name", logical_id))] = f"{path} does not exist (run `make compile`)"
+                del resources[logical_id]
+                continue
+            text = path.read_text(encoding="utf-8")
+            machines[logical_id] = {**props, "DefinitionText": text}
+            # The transform still builds the machine's role and policies from the real properties.
+            props.pop("DefinitionUri", None)
+            props["Definition"] = json.loads(text)
+            props.pop("DefinitionSubstitutions", None)
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    if "CodeUri" in globals_fn:
+        globals_fn["CodeUri"] = code_location
+    return template, machines, skipped
+
+
+def _wait_for_stack(cfn: Any, stack_name: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return
+        if status.endswith("FAILED") or status.startswith("ROLLBACK") or time.monotonic() > deadline:
+            events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+            reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                       if e.get("ResourceStatusReason")]
+            raise RuntimeError(f"stack {stack_name} ended {status}: {reasons[:5]}")
+        time.sleep(0.2)
+
+
+def _resolve_value(value: Any, resources: Mapping[str, str], arns: Mapping[str, str]) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return resources[value["Ref"]]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        if attribute == "Arn" and logical_id in arns:
+            return arns[logical_id]
+    raise ValueError(f"cannot resolve substitution value {value!r} locally")
+
+
+def deploy(
+    client: Callable[[str], Any],
+    *,
+    root: Path = ROOT,
+    stack_name: str = "approvals-local",
+    time_scale: float = 1.0,
+    parameters: Mapping[str, str] | None = None,
+    statemachines_dir: Path | None = None,
+    directory_file: Path | None = None,
+) -> Deployment:
+    """Deploy `root/template.yaml`; `client(service)` returns a boto3 client for the target moto."""
+    template = load_template(root / "template.yaml")
+
+    s3 = client("s3")
+    bucket = f"{stack_name}-artifacts"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="functions.zip", Body=_zip_functions(root / "functions"))
+    sam_template, machines, skipped = prepare(
+        template, {"Bucket": bucket, "Key": "functions.zip"}, root, statemachines_dir
+    )
+    transformed = transform(sam_template, dict(parameters or {}), _BundledPolicies())
+    machine_roles: dict[str, str] = {}
+    for logical_id in machines:
+        machine_roles[logical_id] = f"{logical_id}Role"
+        transformed["Resources"].pop(logical_id, None)
+
+    cfn = client("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(transformed),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    _wait_for_stack(cfn, stack_name)
+    resources: dict[str, str] = {}
+    types: dict[str, str] = {}
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            resources[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
+            types[summary["LogicalResourceId"]] = summary["ResourceType"]
+
+    lam = client("lambda")
+    function_arns = {
+        lid: lam.get_function(FunctionName=physical)["Configuration"]["FunctionArn"]
+        for lid, physical in resources.items()
+        if types[lid] == "AWS::Lambda::Function"
+    }
+    iam = client("iam")
+    sfn = client("stepfunctions")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get(
+        "Outputs", [])}
+    deployment = Deployment(
+        stack_name=stack_name, resources=resources, function_arns=function_arns, state_machines={},
+        table_name=outputs["TableName"], bus_name=outputs["EventBusName"], skipped=skipped,
+    )
+    for logical_id, props in machines.items():
+        values = {k: _resolve_value(v, resources, function_arns)
+                  for k, v in (props.get("DefinitionSubstitutions") or {}).items()}
+        definition = scale_times(json.loads(substitute(props["DefinitionText"], values)), time_scale)
+        role_arn = iam.get_role(RoleName=resources[machine_roles[logical_id]])["Role"]["Arn"]
+        name = str(props.get("Name") or logical_id)
+        created = sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=role_arn, type=props.get("Type", "STANDARD")
+        )
+        deployment.state_machines[name] = created["stateMachineArn"]
+        deployment.definitions[name] = definition
+
+    seed_directory(client, deployment.table_name, directory_file or root / "flows" / "directory.yaml")
+    return deployment
+
+
+def seed_directory(client: Callable[[str], Any], table_name: str, path: Path) -> None:
+    from approvals.adapters.store import Store  # functions/ is on sys.path once the seam is installed
+
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    Store(table_name=table_name, client=client("dynamodb")).put_directory(str(doc["tenant"]), doc)
