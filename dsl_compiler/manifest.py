@@ -47,7 +47,9 @@ def input_schema(ir: FlowIR) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
 
-def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str) -> dict[str, Any]:
+def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str, source: str) -> dict[str, Any]:
+    """`source` is the flow file itself: the runtime compiles it again for preview, so that the API
+    and the CLI answer from the same code."""
     functions = sorted(set(emitted.functions))
     return {
         "flow": ir.flow,
@@ -62,4 +64,5 @@ def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str) -> dict[s
         "steps": list(ir.step_ids),
         "input_schema": input_schema(ir),
         "retain_hot": ir.settings.get("retain_hot", "30d"),
+        "source": source,
     }

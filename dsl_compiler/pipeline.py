@@ -63,7 +63,7 @@ def compile_text(text: str, file: str = "<flow>") -> CompiledFlow:
     flow = check_text(text, file, sink)
     if flow is None or sink:
         raise CompileError(sink.sorted())
-    return _compile_validated(flow)
+    return _compile_validated(flow, text)
 
 
 def compile_file(path: str | Path) -> CompiledFlow:
@@ -74,10 +74,10 @@ def compile_file(path: str | Path) -> CompiledFlow:
     return compile_text(text, str(path))
 
 
-def _compile_validated(flow: ValidatedFlow) -> CompiledFlow:
+def _compile_validated(flow: ValidatedFlow, source: str) -> CompiledFlow:
     flow_ir = ir_stage.build(flow)
     emitted = emit(flow_ir)
-    manifest = build_manifest(flow_ir, emitted, f"{flow_ir.name}.asl.json")
+    manifest = build_manifest(flow_ir, emitted, f"{flow_ir.name}.asl.json", source)
     return CompiledFlow(flow_ir, emitted.definition, manifest)
 
 
