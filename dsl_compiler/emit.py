@@ -269,7 +269,7 @@ class _Emitter:
             "BackoffRate": 2.0,
         }
 
-    def action_state(self, node: ActionNode | OutcomeActionNode, step: str) -> State:
+    def action_state(self, node: OutcomeActionNode, step: str) -> State:
         payload = {**self.context(), "step": step, **map_input(node.input)}
         state = self.invoke(node.function, payload)
         state["ResultSelector"] = {"value.$": "$.Payload"}

@@ -17,6 +17,7 @@ from .model import (
     FlowSpec,
     ManagerChainSpec,
     NotifyStep,
+    OutcomeAction,
     OutcomeNotify,
     OutcomeRun,
     ParallelStep,
@@ -57,16 +58,22 @@ class ApprovalNode:
 
 
 @dataclass(frozen=True)
-class ActionNode:
-    id: str
-    title: str | None
-    when: Expr | None
+class OutcomeActionNode:
+    """A function call with its retry policy (an action step, or an action run at an outcome)."""
+
     function: str
     input: dict[str, Json] | None
     attempts: int
     interval_seconds: int
     backoff: float
     timeout_seconds: int | None
+
+
+@dataclass(frozen=True)
+class ActionNode(OutcomeActionNode):
+    id: str
+    title: str | None
+    when: Expr | None
     compensate: str | None
     scope: int
 
@@ -110,16 +117,6 @@ class ParallelNode:
 
 IRNode = ApprovalNode | ActionNode | NotifyNode | WaitNode | BranchNode | ParallelNode
 Sequence = tuple[IRNode, ...]
-
-
-@dataclass(frozen=True)
-class OutcomeActionNode:
-    function: str
-    input: dict[str, Json] | None
-    attempts: int
-    interval_seconds: int
-    backoff: float
-    timeout_seconds: int | None
 
 
 @dataclass(frozen=True)
@@ -221,20 +218,15 @@ class _Builder:
                 )
                 visible.append(step.id)
             elif isinstance(step, ActionStep):
-                retry = step.retry
+                call = _call(step)
                 nodes.append(
                     ActionNode(
-                        step.id,
-                        step.title,
-                        when,
-                        step.function,
-                        step.input,
-                        retry.attempts if retry else 1,
-                        (_seconds(retry.interval) or 1) if retry else 1,
-                        retry.backoff if retry else 2.0,
-                        _seconds(step.timeout),
-                        step.compensate,
-                        scope,
+                        **call.__dict__,
+                        id=step.id,
+                        title=step.title,
+                        when=when,
+                        compensate=step.compensate,
+                        scope=scope,
                     )
                 )
             elif isinstance(step, NotifyStep):
@@ -267,6 +259,19 @@ class _Builder:
         return tuple(nodes)
 
 
+def _call(spec: OutcomeAction) -> OutcomeActionNode:
+    """The call and its retry policy; without `retry` a function is tried once."""
+    retry = spec.retry
+    return OutcomeActionNode(
+        function=spec.function,
+        input=spec.input,
+        attempts=retry.attempts if retry else 1,
+        interval_seconds=(_seconds(retry.interval) or 1) if retry else 1,
+        backoff=retry.backoff if retry else 2.0,
+        timeout_seconds=_seconds(spec.timeout),
+    )
+
+
 def _json_mode(mode: Any) -> Json:
     return mode if isinstance(mode, str) else _json(mode)
 
@@ -278,18 +283,7 @@ def _outcome_items(spec: FlowSpec, key: str) -> tuple[tuple[Json, ...], tuple[Ou
         if isinstance(item, OutcomeNotify):
             notify.extend(_json(a) for a in item.notify)
         elif isinstance(item, OutcomeRun):
-            a = item.action
-            retry = a.retry
-            actions.append(
-                OutcomeActionNode(
-                    a.function,
-                    a.input,
-                    retry.attempts if retry else 1,
-                    (_seconds(retry.interval) or 1) if retry else 1,
-                    retry.backoff if retry else 2.0,
-                    _seconds(a.timeout),
-                )
-            )
+            actions.append(_call(item.action))
     return tuple(notify), tuple(actions)
 
 

@@ -238,12 +238,17 @@ class RetrySpec(_Model):
 FunctionName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")]
 
 
-class ActionStep(_Step):
-    type: Literal["action"]
+class OutcomeAction(_Model):
+    """A function call: an `action` step, or an `action` run at an outcome (`on_approved`...)."""
+
     function: FunctionName
     input: dict[str, Any] | None = None
     retry: RetrySpec | None = None
     timeout: Duration | None = None
+
+
+class ActionStep(_Step, OutcomeAction):
+    type: Literal["action"]
     compensate: FunctionName | None = None
 
 
@@ -281,13 +286,6 @@ Step = Annotated[
 
 
 # --- outcomes, settings, the flow -----------------------------------------------------------
-
-
-class OutcomeAction(_Model):
-    function: FunctionName
-    input: dict[str, Any] | None = None
-    retry: RetrySpec | None = None
-    timeout: Duration | None = None
 
 
 class OutcomeNotify(_Model):

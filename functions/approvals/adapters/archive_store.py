@@ -1,0 +1,34 @@
+"""S3 side of the archive: put and get gzip JSON documents. The client is created lazily."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import aws
+
+
+class ArchiveStore:
+    def __init__(self, bucket: str | None = None, client: Any = None) -> None:
+        self._bucket = bucket
+        self._client = client
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket or os.environ["ARCHIVE_BUCKET"]
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws.client("s3")
+        return self._client
+
+    def put(self, key: str, blob: bytes) -> None:
+        """Returns only once S3 has confirmed the write: only then may the table items expire."""
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=blob, ContentType="application/json", ContentEncoding="gzip"
+        )
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
