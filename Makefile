@@ -4,15 +4,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FLOWS := $(filter-out flows/directory.yaml,$(wildcard flows/*.yaml))
+# aws-sam-cli and checkov pin boto3 (and more) to versions that conflict with requirements-dev.txt
+# and with each other, so each gets a venv of its own; tests/unit/template runs them from there.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+ENV ?= default
 
-.PHONY: test demo serve lint typecheck compile clean
+.PHONY: test demo serve lint typecheck compile check-template deploy clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-test: $(STAMP)
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+test: $(STAMP) $(TOOLS)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
@@ -20,8 +37,28 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m local.demo
 
+# The HTTP API (../shared/spec/api.md) on http://127.0.0.1:$(PORT) until Ctrl-C.
+PORT ?= 8080
+serve: $(STAMP)
+	$(PY) -m local.serve --port $(PORT)
+
+# After adding or changing a flow: the definitions, then the state machines in template.yaml.
 compile: $(STAMP)
 	$(PY) -m dsl_compiler compile $(FLOWS) --out statemachines
+	$(PY) -m dsl_compiler template --statemachines statemachines --template template.yaml
+
+# Is everything generated up to date, and do cfn-lint, sam validate and checkov pass? (Part of `make test`.)
+check-template: $(STAMP) $(TOOLS)
+	$(PY) -m dsl_compiler compile $(FLOWS) --out statemachines --check
+	$(PY) -m dsl_compiler template --statemachines statemachines --template template.yaml --check
+	$(PY) -m pytest tests/unit/template
+
+# `make deploy` (samconfig.toml's default environment) or `make deploy ENV=prod`; docs/deploy.md.
+deploy: $(STAMP) $(SAM_VENV)/.installed
+	$(PY) -m dsl_compiler compile $(FLOWS) --out statemachines --check
+	$(PY) -m dsl_compiler template --statemachines statemachines --template template.yaml --check
+	$(SAM) build --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -34,6 +34,11 @@ from samtranslator.yaml_helper import intrinsics_multi_constructor
 ROOT = Path(__file__).resolve().parent.parent
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 SAM_FUNCTION = "AWS::Serverless::Function"
+# moto's API Gateway ignores the OpenAPI body SAM generates and refuses an API without methods:
+# the local gateway (local/gateway.py) serves the API instead.
+SAM_APIS = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+# Parameters without a default that the local stack fills in (nothing local reads them).
+LOCAL_PARAMETERS = {"UserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_local"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -173,6 +178,8 @@ def prepare(
             events = props.get("Events") or {}
             for name in [n for n, e in events.items() if e.get("Type") in ("Api", "HttpApi")]:
                 del events[name]  # served by the local gateway instead
+        elif resource["Type"] in SAM_APIS:
+            del resources[logical_id]
         elif resource["Type"] == SAM_STATE_MACHINE:
             path = _definition_path(props.get("DefinitionUri"), root, statemachines_dir)
             if not path.is_file():
@@ -238,7 +245,9 @@ def deploy(
     sam_template, machines, skipped = prepare(
         template, {"Bucket": bucket, "Key": "functions.zip"}, root, statemachines_dir
     )
-    transformed = transform(sam_template, dict(parameters or {}), _BundledPolicies())
+    declared = template.get("Parameters", {})
+    parameters = {**{k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}, **(parameters or {})}
+    transformed = transform(sam_template, parameters, _BundledPolicies())
     machine_roles: dict[str, str] = {}
     for logical_id in machines:
         machine_roles[logical_id] = f"{logical_id}Role"
@@ -248,7 +257,7 @@ def deploy(
     cfn.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(transformed),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     _wait_for_stack(cfn, stack_name)

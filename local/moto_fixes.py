@@ -3,7 +3,8 @@
 DynamoDB evaluates a condition and applies the write atomically; a transaction is all-or-nothing
 and isolated. moto checks and writes in plain Python with no lock, so two threads (two approvers,
 two Parallel branches) can both pass the same `revision = :rev` condition. One lock around moto's
-write operations restores what the revision check relies on. (Reads stay unlocked.)
+operations restores what the revision check relies on; reads take it too, since moto updates items
+in place and a query iterating an item while a write changes it fails ("dictionary changed size").
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 from moto.dynamodb.models import DynamoDBBackend
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 _lock = threading.RLock()
 _originals: dict[str, Any] = {}
 
 
 def install() -> None:
     """Idempotent."""
-    for name in _WRITES:
+    for name in _WRITES + _READS:
         if name in _originals or not hasattr(DynamoDBBackend, name):
             continue
         original = getattr(DynamoDBBackend, name)

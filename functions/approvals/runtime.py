@@ -12,7 +12,7 @@ from typing import Any
 from .adapters.events import Events
 from .adapters.sfn import StepFunctions, TokenGone
 from .adapters.store import NewEvent, StepWrite, Store
-from .domain import Approval, ApprovalStatus, Outcome, StaleRevision, Step
+from .domain import Approval, ApprovalStatus, StaleRevision, Step, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class Change:
     events: Sequence[NewEvent] = ()
     status: ApprovalStatus | None = None
     result: Any = None
+    input: Mapping[str, Any] | None = None  # a new input (resubmission)
+    completed: bool = False  # Finish: the run is over
 
 
 def mutate(
@@ -76,7 +78,8 @@ def mutate(
         if planned is None:
             return approval, None
         try:
-            rt.store.commit(approval, iso(at), steps=planned.steps, events=planned.events, status=planned.status)
+            rt.store.commit(approval, iso(at), steps=planned.steps, events=planned.events, status=planned.status,
+                            input=planned.input, completed=planned.completed)
         except StaleRevision:
             if revision is not None:
                 raise
@@ -98,16 +101,20 @@ def detail(approval: Approval, step: str | None = None, **extra: Any) -> dict[st
     return body
 
 
-def complete_token(rt: Runtime, approval: Approval, stage: Step, outcome: Outcome) -> None:
-    """Tell the waiting Task how its step ended, then note that it was told (a stage settled
-    with `callback: pending` left over is one whose function died in between)."""
+def complete_token(rt: Runtime, approval: Approval, stage: Step) -> None:
+    """Tell the waiting Task how its stage ended (from its settled status and `signal`), then note
+    that it was told (a stage settled with `callback: pending` left over is one whose function died
+    in between: calling this again for it is what finishes it). A resubmission hands back the new input."""
     if not stage.task_token:
         return
     try:
-        if outcome is Outcome.APPROVED:
-            rt.sfn.succeed(stage.task_token, {"step": stage.step, "outcome": "approved"})
+        if stage.status is StepStatus.APPROVED and not stage.signal:
+            output = dict(approval.input) if stage.kind == "resubmit" else {"step": stage.step, "outcome": "approved"}
+            rt.sfn.succeed(stage.task_token, output)
         else:
-            rt.sfn.fail(stage.task_token, "Approval.Rejected", f"{stage.step} rejected")
+            error = stage.signal or ("Approval.Withdrawn" if stage.status is StepStatus.CANCELLED
+                                     else "Approval.Rejected")
+            rt.sfn.fail(stage.task_token, error, f"{stage.step} {stage.status.value}")
         mark = "sent"
     except TokenGone:
         # The Task already timed out or the run ended: the machine has moved on without us.

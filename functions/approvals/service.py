@@ -1,7 +1,10 @@
-"""What people do to an approval: start one, decide on a step.
+"""What people do to an approval: start one, decide, add signers, transfer, return, resubmit,
+withdraw, remind, comment, and read it, its history and their inbox.
 
-The API handlers (a later issue) are thin shells around these; tests and the local stack call
-them directly. Every change goes through `runtime.mutate` (revision-conditional write).
+The API handlers are thin shells around these; tests and the local stack call them directly.
+Every change goes through `runtime.mutate` (revision-conditional write); a settled stage's token
+is completed exactly once, after the write that settled it. Errors are the domain's
+(`approvals.domain.errors`, which also says which HTTP code each maps to).
 """
 
 from __future__ import annotations
@@ -12,75 +15,94 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from . import catalog
 from .adapters.store import NewEvent, StepWrite
 from .domain import (
-    AlreadyDecided,
     Approval,
     ApprovalStatus,
     Decision,
     DecisionRecord,
     InvalidInput,
-    NotAllowed,
     Outcome,
-    Step,
-    StepNotOpen,
-    StepStatus,
-    may_decide,
-    settle,
 )
+from .domain import stage as stage_rules
+from .domain.policy import check_visible, counts_for
 from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
+from .service_actions import add_signers, resubmit, return_step, transfer, withdraw
+from .service_common import OPEN_ONLY, check_input, directory_of, open_stage, settled
+from .service_views import comment, due_reminders, get_approval, history, inbox, remind
+
+__all__ = [
+    "add_signers",
+    "comment",
+    "decide",
+    "due_reminders",
+    "get_approval",
+    "history",
+    "inbox",
+    "list_flows",
+    "remind",
+    "resubmit",
+    "return_step",
+    "start_approval",
+    "state_machine_name",
+    "transfer",
+    "withdraw",
+]
 
 
 def state_machine_name(flow: str, version: int) -> str:
     return f"{flow}-v{version}"
 
 
+def list_flows(tenant: str | None = None) -> list[dict[str, Any]]:
+    """`[{"flow", "version", "title"}]`: the latest version of every flow in the catalog (every
+    tenant sees the same flows)."""
+    return catalog.list_flows()
+
+
 def start_approval(
     tenant: str,
     flow: str,
-    version: int,
+    version: int | None,
     requester: str,
     input: Mapping[str, Any],
     *,
     approval_id: str | None = None,
     rt: Runtime | None = None,
 ) -> str:
-    """Write the approval, then start its execution named with the approval id (so a repeated
-    start cannot run the flow twice). `input` is expected validated, defaults filled in."""
+    """Validate the input against the flow's manifest (defaults filled in), write the approval,
+    then start its execution named with the approval id (so a repeated start cannot run the flow
+    twice). `version=None` is the latest in the catalog. Raises UnknownFlow (404), InvalidInput /
+    UnknownUser with details (400), ApprovalExists (409) for an id already used."""
     rt = rt or default_runtime()
+    entry = catalog.get(flow, version)
+    directory = directory_of(rt, tenant)
+    clean = check_input(entry, input, requester, directory)
+    number = entry.version
     approval_id = approval_id or uuid.uuid4().hex
     now = iso(rt.now())
     approval = Approval(
-        id=approval_id, tenant=tenant, flow=flow, flow_version=int(version), requester=requester,
-        input=dict(input), created_at=now, updated_at=now,
+        id=approval_id, tenant=tenant, flow=flow, flow_version=number, requester=requester,
+        input=clean, created_at=now, updated_at=now,
     )
-    started = NewEvent("Approval Started", actor=requester, data={"flow": flow, "flow_version": int(version)})
+    started = NewEvent("Approval Started", actor=requester, data={"flow": flow, "flow_version": number,
+                                                                  "input": clean})
     rt.store.create(approval, [started])
     payload = {
-        "approval_id": approval_id, "tenant": tenant, "flow": flow, "flow_version": int(version),
-        "requester": requester, "input": dict(input),
+        "approval_id": approval_id, "tenant": tenant, "flow": flow, "flow_version": number,
+        "requester": requester, "input": clean,
     }
     try:
-        rt.sfn.start(state_machine_name(flow, int(version)), approval_id, payload)
+        rt.sfn.start(entry.state_machine or state_machine_name(flow, number), approval_id, payload)
     except Exception:
         # Nothing runs this approval: say so in the table rather than leave a "running" orphan.
         mutate(rt, tenant, approval_id, lambda a, at: Change(
-            status=ApprovalStatus.FAILED,
+            status=ApprovalStatus.FAILED, completed=True,
             events=[NewEvent("Approval Failed", actor="system", data={"reason": "execution did not start"})]))
         raise
     emit(rt, "Approval Started", detail(approval, None, requester=requester))
     return approval_id
-
-
-def _counts_for(rt: Runtime, approval: Approval, stage: Step, user: str, at: datetime) -> str:
-    """The assignee a decision by `user` counts for: themself, or someone they stand in for."""
-    if user in stage.assignees:
-        return user
-    directory = rt.store.get_directory(approval.tenant)
-    for source in directory.acting_for(user, at):
-        if source in stage.assignees:
-            return source
-    raise NotAllowed(f"{user} is not an assignee of {stage.step}")
 
 
 def decide(
@@ -94,46 +116,43 @@ def decide(
     revision: int | None = None,
     rt: Runtime | None = None,
 ) -> Approval:
-    """Record `user`'s decision on the open stage of `step`; if it settles the stage, complete the
-    Task's token once. Raises StepNotOpen, NotAllowed, AlreadyDecided, StaleRevision."""
+    """Record `user`'s decision on the open stage of `step` (for themself, or for the assignee they
+    stand in for); if it settles the stage, complete the Task's token once. Raises NotFound,
+    InvalidInput, StepNotOpen, AlreadyDecided, StaleRevision (409), NotAllowed (403)."""
     rt = rt or default_runtime()
     try:
         choice = Decision(decision)
     except ValueError:
-        raise InvalidInput(f"decision must be approve or reject, not {decision!r}") from None
+        raise InvalidInput(f"decision must be approve or reject, not {decision!r}",
+                           [{"field": "decision", "problem": "must be approve or reject"}]) from None
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput("comment must be text", [{"field": "comment", "problem": "must be a string"}])
+    directory = directory_of(rt, tenant)
 
     def change(approval: Approval, now: datetime) -> Change:
-        stage = approval.current(step)
-        if approval.status is not ApprovalStatus.RUNNING or stage is None or stage.status is not StepStatus.OPEN:
-            raise StepNotOpen(f"step {step} of approval {approval_id} is not open")
-        assignee = _counts_for(rt, approval, stage, user, now)
-        so_far = {d.user: d.decision for d in stage.decisions}
-        if assignee in so_far:
-            raise AlreadyDecided(f"{assignee} already decided on {step}")
-        if assignee not in may_decide(stage.mode, stage.assignees, so_far):
-            raise NotAllowed(f"it is not {assignee}'s turn on {step}")
+        check_visible(approval, user, directory, now)
+        stage = open_stage(approval, step)
+        assignee = counts_for(stage, user, directory, now)
+        stage_rules.check_turn(stage, assignee)
         at = iso(now)
         record = DecisionRecord(user=assignee, decision=choice, at=at, actor=user, comment=comment)
-        outcome = settle(stage.mode, stage.assignees, {**so_far, assignee: choice})
         updated = replace(stage, decisions=[*stage.decisions, record])
+        outcome = stage_rules.outcome(updated)
+        updated = settled(updated, outcome, at)
         events = [NewEvent("Decision Recorded", actor=user, acting_for=record.acting_for,
                            data={"step": step, "stage": stage.stage, "decision": choice.value, "comment": comment})]
         if outcome is not Outcome.OPEN:
-            updated.status = StepStatus(outcome.value)
-            updated.settled_at = at
-            updated.callback = "pending"
             events.append(NewEvent("Step Settled", actor=user, data={"step": step, "stage": stage.stage,
                                                                        "outcome": outcome.value}))
         # The stage must still be open: the approval's revision already orders writers, this
         # makes "settled exactly once" hold even for a writer that skips the revision.
-        return Change(steps=[StepWrite(updated, expect=frozenset({StepStatus.OPEN}))], events=events,
-                      result=(updated, outcome, record))
+        return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], events=events, result=(updated, outcome, record))
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None  # change() never returns None
     stage, outcome, record = planned.result
     if outcome is not Outcome.OPEN:
-        complete_token(rt, approval, stage, outcome)
+        complete_token(rt, approval, stage)
     emit(rt, "Decision Recorded", detail(approval, step, user=user, acting_for=record.acting_for,
                                          decision=choice.value, settled=outcome.value))
     return approval

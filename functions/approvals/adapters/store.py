@@ -4,7 +4,14 @@ Items (pk, sk):
 - `T#<tenant>#A#<id>`, `A`            the approval (status, input, revision, audit chain head)
 - `T#<tenant>#A#<id>`, `S#<step>#<n>` a stage of a human step
 - `T#<tenant>#A#<id>`, `E#<seq:08d>`  an audit event (append-only, hash-chained)
+- `T#<tenant>#A#<id>`, `I#<step>#<n>#<user>` an inbox entry: `user` may decide on that open stage now
 - `T#<tenant>#DIR`,    `DIR`          the tenant's directory
+
+One overloaded global secondary index, `gsi1` (gsi1pk, gsi1sk, all attributes projected):
+- inbox entries: `T#<tenant>#U#<user>`, `<opened_at>#<approval id>#<step>` ("what waits for me")
+- open stages with a scheduled reminder left: `REMIND#<shard>`, `<due at>#<tenant>#<id>#<step>#<n>`
+  (the reminder sweep reads each shard up to now).
+Both are written in the same transaction as the stage they belong to, so they never drift.
 
 Every change to an approval is one `TransactWriteItems`: the approval item, conditional on the
 revision the change was computed from and bumped by one, with the step and event items it
@@ -14,89 +21,47 @@ when its change does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..domain import (
     Approval,
+    ApprovalExists,
     ApprovalStatus,
     Conflict,
-    DecisionRecord,
     Directory,
     NotFound,
     StaleRevision,
     Step,
-    StepStatus,
 )
 from . import aws
+from .store_items import (
+    REMIND_SHARDS,
+    NewEvent,
+    StepWrite,
+    approval_from,
+    approval_item,
+    approval_pk,
+    directory_pk,
+    event_hash,
+    from_ddb,
+    inbox_item,
+    inbox_pk,
+    inbox_sk,
+    step_from,
+    step_item,
+    step_sk,
+    to_ddb,
+    waiting_for,
+)
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+__all__ = ["INDEX", "NewEvent", "StepWrite", "Store", "event_hash", "waiting_for"]
 
-
-def approval_pk(tenant: str, approval_id: str) -> str:
-    return f"T#{tenant}#A#{approval_id}"
-
-
-def directory_pk(tenant: str) -> str:
-    return f"T#{tenant}#DIR"
-
-
-def step_sk(step: str, stage: int) -> str:
-    return f"S#{step}#{stage}"
-
-
-def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    # DynamoDB numbers must be Decimal; a JSON round trip also turns tuples into lists.
-    plain = json.loads(json.dumps({k: v for k, v in item.items() if v is not None}), parse_float=Decimal)
-    return {k: _ser.serialize(v) for k, v in plain.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An audit event to append; seq and hashes are filled in by the store."""
-
-    type: str
-    actor: str
-    data: Mapping[str, Any]
-    acting_for: str | None = None
-
-
-@dataclass(frozen=True)
-class StepWrite:
-    """A stage item to put, and what it must look like before (the write fails otherwise)."""
-
-    step: Step
-    expect: frozenset[StepStatus] = frozenset()  # allowed current statuses; empty: no check
-    may_create: bool = False  # the item may also not exist yet
-
-
-def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    body = {k: event.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+INDEX = "gsi1"
 
 
 class Store:
@@ -118,15 +83,15 @@ class Store:
 
     def put_directory(self, tenant: str, doc: Mapping[str, Any]) -> None:
         item = {"pk": directory_pk(tenant), "sk": "DIR", "kind": "directory", "doc": json.dumps(doc, default=str)}
-        self.client.put_item(TableName=self.table_name, Item=_to_ddb(item))
+        self.client.put_item(TableName=self.table_name, Item=to_ddb(item))
 
     def get_directory(self, tenant: str) -> Directory:
         found = self.client.get_item(
-            TableName=self.table_name, Key=_to_ddb({"pk": directory_pk(tenant), "sk": "DIR"}), ConsistentRead=True
+            TableName=self.table_name, Key=to_ddb({"pk": directory_pk(tenant), "sk": "DIR"}), ConsistentRead=True
         ).get("Item")
         if not found:
             raise NotFound(f"no directory for tenant {tenant!r}")
-        return Directory.from_dict(json.loads(_from_ddb(found)["doc"]))
+        return Directory.from_dict(json.loads(from_ddb(found)["doc"]))
 
     # --- approvals -----------------------------------------------------------------
 
@@ -138,23 +103,23 @@ class Store:
         put = {
             "Put": {
                 "TableName": self.table_name,
-                "Item": _to_ddb(self._approval_item(approval)),
+                "Item": to_ddb(approval_item(approval)),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact([put, *event_items], on_first=Conflict(f"approval {approval.id} exists"))
+        self._transact([put, *event_items], on_first=ApprovalExists(f"approval {approval.id} exists"))
 
     def load(self, tenant: str, approval_id: str) -> Approval:
         """The approval with all its stages. The approval item is read first: a stage changed after
         that read makes the next revision-conditional write fail instead of going unnoticed."""
         pk = approval_pk(tenant, approval_id)
         found = self.client.get_item(
-            TableName=self.table_name, Key=_to_ddb({"pk": pk, "sk": "A"}), ConsistentRead=True
+            TableName=self.table_name, Key=to_ddb({"pk": pk, "sk": "A"}), ConsistentRead=True
         ).get("Item")
         if not found:
             raise NotFound(f"approval {approval_id} not found")
-        approval = self._approval_from(_from_ddb(found))
-        approval.steps = [self._step_from(item) for item in self._query(pk, "S#")]
+        approval = approval_from(from_ddb(found))
+        approval.steps = [step_from(item) for item in self._query(pk, "S#")]
         return approval
 
     def history(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
@@ -170,17 +135,27 @@ class Store:
         steps: Iterable[StepWrite] = (),
         events: Sequence[NewEvent] = (),
         status: ApprovalStatus | None = None,
+        input: Mapping[str, Any] | None = None,
+        completed: bool = False,
     ) -> None:
-        """Apply one change: approval revision +1 (conditional on `approval.revision`), stages, events.
+        """Apply one change: approval revision +1 (conditional on `approval.revision`), stages (with
+        their inbox entries), events, and optionally a new status, a new input, the completion mark.
         On success `approval` reflects the new revision, status, stages and chain head."""
+        steps = list(steps)
         values: dict[str, Any] = {":rev": approval.revision, ":one": 1, ":now": at}
         sets = ["revision = revision + :one", "updated_at = :now"]
         if status is not None:
             sets.append("#st = :status")
             values[":status"] = status.value
+        if input is not None:
+            sets.append("#in = :input")
+            values[":input"] = dict(input)
+        if completed:
+            sets.append("completed_at = :now")
         items: list[dict[str, Any]] = []
         for write in steps:
             items.append(self._step_put(approval, write))
+            items += self._inbox_writes(approval, write.step)
         event_items = self._event_puts(approval, events, at)
         if events:
             seq, head = event_items[-1]["_head"]
@@ -188,13 +163,16 @@ class Store:
             values.update({":seq": seq, ":hash": head})
         update: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": _to_ddb({"pk": approval_pk(approval.tenant, approval.id), "sk": "A"}),
+            "Key": to_ddb({"pk": approval_pk(approval.tenant, approval.id), "sk": "A"}),
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": "revision = :rev",
-            "ExpressionAttributeValues": _to_ddb(values),
+            "ExpressionAttributeValues": to_ddb(values),
         }
-        if status is not None:
-            update["ExpressionAttributeNames"] = {"#st": "status"}
+        names = {"#st": "status"} if status is not None else {}
+        if input is not None:
+            names["#in"] = "input"
+        if names:
+            update["ExpressionAttributeNames"] = names
         all_items = [{"Update": update}, *items, *event_items]
         self._transact(all_items, on_first=StaleRevision(f"approval {approval.id} changed since revision "
                                                          f"{approval.revision}"))
@@ -202,6 +180,10 @@ class Store:
         approval.updated_at = at
         if status is not None:
             approval.status = status
+        if input is not None:
+            approval.input = dict(input)
+        if completed:
+            approval.completed_at = at
         for write in steps:
             approval.steps = [s for s in approval.steps if (s.step, s.stage) != (write.step.step, write.step.stage)]
             approval.steps.append(write.step)
@@ -211,10 +193,51 @@ class Store:
         """Bookkeeping on the stage only (not a change of the approval): its token was completed."""
         self.client.update_item(
             TableName=self.table_name,
-            Key=_to_ddb({"pk": approval_pk(tenant, approval_id), "sk": step_sk(step, stage)}),
+            Key=to_ddb({"pk": approval_pk(tenant, approval_id), "sk": step_sk(step, stage)}),
             UpdateExpression="SET callback = :v",
-            ExpressionAttributeValues=_to_ddb({":v": value}),
+            ExpressionAttributeValues=to_ddb({":v": value}),
         )
+
+    # --- index ---------------------------------------------------------------------
+
+    def inbox(self, tenant: str, user: str) -> list[dict[str, Any]]:
+        """The inbox entries of `user` (open stages they may decide on now), oldest first."""
+        return self._query_index(inbox_pk(tenant, user))
+
+    def due_stages(self, until: str) -> list[dict[str, Any]]:
+        """Open stage items whose next scheduled reminder is due at or before `until`, every tenant."""
+        found: list[dict[str, Any]] = []
+        for shard in range(REMIND_SHARDS):
+            found += self._query_index(f"REMIND#{shard}", until + "~")
+        return found
+
+    def _query_index(self, pk: str, upto: str | None = None) -> list[dict[str, Any]]:
+        condition = "gsi1pk = :pk" + (" AND gsi1sk <= :upto" if upto is not None else "")
+        values: dict[str, Any] = {":pk": pk}
+        if upto is not None:
+            values[":upto"] = upto
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": INDEX,
+                                  "KeyConditionExpression": condition, "ExpressionAttributeValues": to_ddb(values)}
+        while True:
+            page = self.client.query(**kwargs)
+            items += [from_ddb(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _inbox_writes(self, approval: Approval, new: Step) -> list[dict[str, Any]]:
+        """Puts and deletes that make the stage's inbox entries match who may decide on it now."""
+        old = next((s for s in approval.steps if (s.step, s.stage) == (new.step, new.stage)), None)
+        before, after = waiting_for(old), waiting_for(new)
+        pk = approval_pk(approval.tenant, approval.id)
+        writes: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self.table_name, "Key": to_ddb({"pk": pk, "sk": inbox_sk(new, user)})}}
+            for user in before if user not in after
+        ]
+        writes += [{"Put": {"TableName": self.table_name, "Item": to_ddb(inbox_item(approval, new, user))}}
+                   for user in after if user not in before]
+        return writes
 
     # --- items ---------------------------------------------------------------------
 
@@ -223,12 +246,12 @@ class Store:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": _to_ddb({":pk": pk, ":p": prefix}),
+            "ExpressionAttributeValues": to_ddb({":pk": pk, ":p": prefix}),
             "ConsistentRead": True,
         }
         while True:
             page = self.client.query(**kwargs)
-            items += [_from_ddb(i) for i in page.get("Items", [])]
+            items += [from_ddb(i) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -258,7 +281,7 @@ class Store:
                     **body, "hash": digest, "prev_hash": head}
             head = digest
             items.append({
-                "Put": {"TableName": self.table_name, "Item": _to_ddb(item),
+                "Put": {"TableName": self.table_name, "Item": to_ddb(item),
                         "ConditionExpression": "attribute_not_exists(pk)"},
                 "_head": (seq, head),
             })
@@ -270,49 +293,13 @@ class Store:
             approval.event_seq, approval.last_hash = event_items[-1]["_head"]
 
     def _step_put(self, approval: Approval, write: StepWrite) -> dict[str, Any]:
-        s = write.step
-        item = {
-            "pk": approval_pk(approval.tenant, approval.id), "sk": step_sk(s.step, s.stage), "kind": "step",
-            "step": s.step, "stage": s.stage, "status": s.status.value, "mode": s.mode,
-            "assignees": list(s.assignees), "decisions": [d.to_dict() for d in s.decisions],
-            "task_token": s.task_token, "opened_at": s.opened_at, "deadline": s.deadline, "title": s.title,
-            "settled_at": s.settled_at, "callback": s.callback,
-        }
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": _to_ddb(item)}
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": to_ddb(step_item(approval, write.step))}
         conditions = ["attribute_not_exists(pk)"] if write.may_create else []
         if write.expect:
             allowed = sorted(st.value for st in write.expect)
             conditions.append("#st IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")")
             put["ExpressionAttributeNames"] = {"#st": "status"}
-            put["ExpressionAttributeValues"] = _to_ddb({f":s{i}": v for i, v in enumerate(allowed)})
+            put["ExpressionAttributeValues"] = to_ddb({f":s{i}": v for i, v in enumerate(allowed)})
         if conditions:
             put["ConditionExpression"] = " OR ".join(conditions)
         return {"Put": put}
-
-    @staticmethod
-    def _approval_item(a: Approval) -> dict[str, Any]:
-        return {
-            "pk": approval_pk(a.tenant, a.id), "sk": "A", "kind": "approval", "id": a.id, "tenant": a.tenant,
-            "flow": a.flow, "flow_version": a.flow_version, "requester": a.requester, "input": a.input,
-            "status": a.status.value, "revision": a.revision, "created_at": a.created_at,
-            "updated_at": a.updated_at, "event_seq": a.event_seq, "last_hash": a.last_hash,
-        }
-
-    @staticmethod
-    def _approval_from(d: Mapping[str, Any]) -> Approval:
-        return Approval(
-            id=d["id"], tenant=d["tenant"], flow=d["flow"], flow_version=int(d["flow_version"]),
-            requester=d["requester"], input=d.get("input") or {}, status=ApprovalStatus(d["status"]),
-            revision=int(d["revision"]), created_at=d.get("created_at", ""), updated_at=d.get("updated_at", ""),
-            event_seq=int(d.get("event_seq", 0)), last_hash=d.get("last_hash", ""),
-        )
-
-    @staticmethod
-    def _step_from(d: Mapping[str, Any]) -> Step:
-        return Step(
-            step=d["step"], stage=int(d["stage"]), status=StepStatus(d["status"]), mode=d.get("mode", "any"),
-            assignees=list(d.get("assignees") or []),
-            decisions=[DecisionRecord.from_dict(x) for x in d.get("decisions") or []],
-            task_token=d.get("task_token"), opened_at=d.get("opened_at"), deadline=d.get("deadline"),
-            title=d.get("title"), settled_at=d.get("settled_at"), callback=d.get("callback"),
-        )

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from .directory import Delegation, Directory, User, parse_time
 from .errors import (
+    ActionNotAllowed,
     AlreadyDecided,
+    ApprovalExists,
+    ApprovalFinished,
     Conflict,
     DomainError,
     InvalidInput,
     NotAllowed,
     NotFound,
+    NotRequester,
+    NotReturnable,
     StaleRevision,
     StepNotOpen,
+    TooSoon,
+    UnknownFlow,
     UnknownUser,
 )
 from .model import (
     SETTLED_STEP_STATUSES,
+    SIGNER_POSITIONS,
+    AddedSigner,
     Approval,
     ApprovalStatus,
     Decision,
@@ -23,13 +32,20 @@ from .model import (
     Outcome,
     Step,
     StepStatus,
+    Transfer,
 )
 from .rules import Rule, may_decide, parse_mode, settle
+from .validation import validate_input
 
 __all__ = [
     "SETTLED_STEP_STATUSES",
+    "SIGNER_POSITIONS",
+    "ActionNotAllowed",
+    "AddedSigner",
     "AlreadyDecided",
     "Approval",
+    "ApprovalExists",
+    "ApprovalFinished",
     "ApprovalStatus",
     "Conflict",
     "Decision",
@@ -40,16 +56,22 @@ __all__ = [
     "InvalidInput",
     "NotAllowed",
     "NotFound",
+    "NotRequester",
+    "NotReturnable",
     "Outcome",
     "Rule",
     "StaleRevision",
     "Step",
     "StepNotOpen",
     "StepStatus",
+    "TooSoon",
+    "Transfer",
+    "UnknownFlow",
     "UnknownUser",
     "User",
     "may_decide",
     "parse_mode",
     "parse_time",
     "settle",
+    "validate_input",
 ]

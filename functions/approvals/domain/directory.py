@@ -156,7 +156,7 @@ class Directory:
         picked = [value] if isinstance(value, str) else list(value or [])
         for uid in picked:
             if not isinstance(uid, str) or uid not in self.users:
-                raise UnknownUser(str(uid))
+                raise UnknownUser(str(uid), field=name)
         return _unique(picked)
 
     # --- delegation ----------------------------------------------------------------

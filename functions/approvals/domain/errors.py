@@ -1,7 +1,13 @@
 """Domain exceptions. The API maps them to HTTP codes; their class names are also what a
-Step Functions `Catch` sees when a handler raises one."""
+Step Functions `Catch` sees when a handler raises one.
+
+HTTP mapping (most specific class first): TooSoon 429, Conflict 409, NotAllowed 403,
+NotFound 404, InvalidInput 400 (with `details`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class DomainError(Exception):
@@ -9,7 +15,11 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """No such approval for this tenant (another tenant's approval is not found either)."""
+    """No such approval for this tenant, or one the caller may not see (existence is not revealed)."""
+
+
+class UnknownFlow(NotFound):
+    """No such flow (or flow version) in the catalog."""
 
 
 class Conflict(DomainError):
@@ -17,7 +27,7 @@ class Conflict(DomainError):
 
 
 class StepNotOpen(Conflict):
-    """A decision arrived for a step that is not open (settled, never opened, or not yet open)."""
+    """A decision or action arrived for a step that is not open (settled, never opened, or not yet open)."""
 
 
 class AlreadyDecided(Conflict):
@@ -28,17 +38,52 @@ class StaleRevision(Conflict):
     """The approval changed since the revision the caller saw."""
 
 
+class ApprovalExists(Conflict):
+    """An approval with this id exists already (a repeated start with the same idempotency key)."""
+
+
+class ApprovalFinished(Conflict):
+    """The approval is no longer running (approved, rejected, withdrawn or failed)."""
+
+
+class NotReturnable(Conflict):
+    """A return to a step that has not run in this approval."""
+
+
+class TooSoon(Conflict):
+    """Rate limited (429 rather than 409): e.g. a reminder for the same step within the hour."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotAllowed(DomainError):
     """The caller may not do this now (not an assignee, or not their turn in a sequence)."""
 
 
+class ActionNotAllowed(NotAllowed):
+    """The step's `allow` does not include this action (add_signer, transfer, return)."""
+
+
+class NotRequester(NotAllowed):
+    """Only the requester may do this (withdraw, remind, resubmit)."""
+
+
 class InvalidInput(DomainError):
-    """A malformed request (unknown decision, bad approver spec, ...)."""
+    """A malformed request (unknown decision, bad approver spec, input not matching the flow, ...).
+    `details` lists `{"field": ..., "problem": ...}`, one per problem found."""
+
+    def __init__(self, message: str = "invalid input", details: Sequence[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.details: list[dict[str, str]] = [dict(d) for d in details or ()]
 
 
 class UnknownUser(InvalidInput):
     """An approver named by the request or the flow is not in the tenant's directory."""
 
-    def __init__(self, user: str) -> None:
-        super().__init__(f"user {user!r} is not in the directory")
+    def __init__(self, user: str, field: str | None = None) -> None:
+        problem = f"user {user!r} is not in the directory"
+        super().__init__(problem, [{"field": field or "user", "problem": problem}])
         self.user = user
+        self.field = field

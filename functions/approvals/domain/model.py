@@ -43,7 +43,7 @@ class Outcome(StrEnum):
     OPEN = "open"
 
 
-# Statuses after which a step never changes again (a later stage or a reopen is a new item).
+# Statuses after which a stage never changes again (a later stage or a reopen is a new item).
 SETTLED_STEP_STATUSES = frozenset(
     {
         StepStatus.APPROVED,
@@ -51,9 +51,12 @@ SETTLED_STEP_STATUSES = frozenset(
         StepStatus.SKIPPED,
         StepStatus.TIMED_OUT,
         StepStatus.ESCALATED,
+        StepStatus.RETURNED,
         StepStatus.CANCELLED,
     }
 )
+
+SIGNER_POSITIONS = ("before", "after", "parallel")
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,46 @@ class DecisionRecord:
         )
 
 
+@dataclass(frozen=True)
+class AddedSigner:
+    """A person added to a stage by a participant (加签): `before` decides first, `after` once the
+    adder approved, `parallel` alongside; the adder's say counts only if they all approve."""
+
+    user: str
+    position: str
+    by: str
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"user": self.user, "position": self.position, "by": self.by, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AddedSigner:
+        return cls(str(data["user"]), str(data["position"]), str(data["by"]), str(data.get("at", "")))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """`from_user` handed their place on the stage to `to_user` (转交); `actor` pressed the button."""
+
+    from_user: str
+    to_user: str
+    actor: str
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.from_user, "to": self.to_user, "actor": self.actor, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transfer:
+        return cls(str(data["from"]), str(data["to"]), str(data.get("actor", data["from"])), str(data.get("at", "")))
+
+
 @dataclass
 class Step:
-    """One stage of a human step (stage 0 is the step itself, 1.. its escalations)."""
+    """One stage of a human step. Stages are numbered per step in opening order: 0 is the first,
+    then escalations and re-openings after a return; `machine_stage` is the stage number the state
+    machine knows (0 the step itself, 1.. its escalations)."""
 
     step: str
     stage: int
@@ -110,6 +150,25 @@ class Step:
     # "pending" once the step is settled and its token not yet completed, then "sent";
     # a settled-but-not-sent step is what a sweeper has to finish.
     callback: str | None = None
+    kind: str = "approval"  # or "resubmit" (the requester is asked to resubmit)
+    machine_stage: int = 0
+    allow: list[str] = field(default_factory=list)
+    return_to: list[str] = field(default_factory=list)
+    remind_seconds: list[int] = field(default_factory=list)
+    reminders_sent: int = 0  # scheduled reminders (remind_seconds) emitted so far
+    last_reminded_at: str | None = None  # the requester's last manual reminder
+    # How the token is completed once settled: None for SendTaskSuccess, else the error name
+    # (Approval.Rejected, Approval.Withdrawn, Approval.Returned.<step>).
+    signal: str | None = None
+    outcome: str | None = None  # what a timeout or an automatic settlement decided
+    signers: list[AddedSigner] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    delegates: dict[str, str] = field(default_factory=dict)  # assignee -> who stands in, at opening
+
+    @property
+    def participants(self) -> list[str]:
+        """Everyone whose decision counts on this stage: the assignees, then added signers."""
+        return [*self.assignees, *(s.user for s in self.signers if s.user not in self.assignees)]
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -117,10 +176,14 @@ class Step:
             "stage": self.stage,
             "status": self.status.value,
             "mode": self.mode,
-            "assignees": list(self.assignees),
+            "assignees": self.participants,
             "decisions": [d.to_dict() for d in self.decisions],
             "opened_at": self.opened_at,
             "deadline": self.deadline,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "added_signers": [s.to_dict() for s in self.signers],
+            "transfers": [t.to_dict() for t in self.transfers],
         }
 
 
@@ -140,6 +203,7 @@ class Approval:
     # Audit chain head: the sequence number and hash of the last event written.
     event_seq: int = 0
     last_hash: str = ""
+    completed_at: str = ""  # set once by Finish (the status may turn `withdrawn` before that)
 
     def current(self, step: str) -> Step | None:
         """The latest stage of `step`, or None if it never opened."""
@@ -147,8 +211,29 @@ class Approval:
         return max(stages, key=lambda s: s.stage) if stages else None
 
     def approvers_so_far(self) -> set[str]:
-        """Assignees who approved any stage already (for `auto_approve: repeat`)."""
-        return {d.user for s in self.steps for d in s.decisions if d.decision is Decision.APPROVE}
+        """Assignees who approved earlier in this run (for `auto_approve: repeat`). Approvals given
+        before the latest return do not count: the returned work is looked at again."""
+        cutoff = max((s.settled_at or "" for s in self.steps if s.status is StepStatus.RETURNED), default="")
+        return {
+            d.user for s in self.steps for d in s.decisions
+            if d.decision is Decision.APPROVE and d.at > cutoff and s.kind == "approval"
+        }
+
+    def ran(self, step: str) -> bool:
+        """Whether `step` opened as a human step in this approval (some stage of it was asked)."""
+        return any(s.step == step and s.kind == "approval" and s.opened_at for s in self.steps)
+
+    def open_stages(self) -> list[Step]:
+        return [s for s in self.steps if s.status is StepStatus.OPEN]
+
+    def participants_ever(self) -> set[str]:
+        """Everyone who was ever asked or acted on any stage (for who may read the approval)."""
+        people: set[str] = set()
+        for s in self.steps:
+            people.update(s.participants)
+            people.update(t.from_user for t in s.transfers)
+            people.update(d.actor for d in s.decisions)
+        return people
 
     def to_api(self) -> dict[str, Any]:
         return {

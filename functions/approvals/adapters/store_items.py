@@ -1,0 +1,176 @@
+"""Item shapes of the approvals table (see store.py): keys, (de)serialisation, audit event hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from ..domain import (
+    AddedSigner,
+    Approval,
+    ApprovalStatus,
+    DecisionRecord,
+    Step,
+    StepStatus,
+    Transfer,
+)
+from ..domain.policy import next_reminder
+from ..domain.stage import ready
+
+REMIND_SHARDS = 4
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def approval_pk(tenant: str, approval_id: str) -> str:
+    return f"T#{tenant}#A#{approval_id}"
+
+
+def directory_pk(tenant: str) -> str:
+    return f"T#{tenant}#DIR"
+
+
+def step_sk(step: str, stage: int) -> str:
+    return f"S#{step}#{stage}"
+
+
+def inbox_pk(tenant: str, user: str) -> str:
+    return f"T#{tenant}#U#{user}"
+
+
+def inbox_sk(stage: Step, user: str) -> str:
+    return f"I#{stage.step}#{stage.stage}#{user}"
+
+
+def remind_pk(approval_id: str) -> str:
+    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
+    return f"REMIND#{shard}"
+
+
+def waiting_for(stage: Step | None) -> list[str]:
+    """Who has the stage in their inbox: the participants who may decide now, while it is open."""
+    if stage is None or stage.status is not StepStatus.OPEN:
+        return []
+    return ready(stage)
+
+
+def to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+    # DynamoDB numbers must be Decimal; a JSON round trip also turns tuples into lists.
+    plain = json.loads(json.dumps({k: v for k, v in item.items() if v is not None}), parse_float=Decimal)
+    return {k: _ser.serialize(v) for k, v in plain.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An audit event to append; seq and hashes are filled in by the store."""
+
+    type: str
+    actor: str
+    data: Mapping[str, Any]
+    acting_for: str | None = None
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """A stage item to put, and what it must look like before (the write fails otherwise)."""
+
+    step: Step
+    expect: frozenset[StepStatus] = frozenset()  # allowed current statuses; empty: no check
+    may_create: bool = False  # the item may also not exist yet
+
+
+def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
+    body = {k: event.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def step_item(approval: Approval, s: Step) -> dict[str, Any]:
+    """A stage item; an open stage with a scheduled reminder left carries its reminder index keys."""
+    item = {
+        "pk": approval_pk(approval.tenant, approval.id), "sk": step_sk(s.step, s.stage), "kind": "step",
+        "step": s.step, "stage": s.stage, "status": s.status.value, "mode": s.mode,
+        "assignees": list(s.assignees), "decisions": [d.to_dict() for d in s.decisions],
+        "task_token": s.task_token, "opened_at": s.opened_at, "deadline": s.deadline, "title": s.title,
+        "settled_at": s.settled_at, "callback": s.callback, "tenant": approval.tenant, "approval_id": approval.id,
+        "kind_of_step": s.kind, "machine_stage": s.machine_stage, "allow": s.allow, "return_to": s.return_to,
+        "remind_seconds": s.remind_seconds, "reminders_sent": s.reminders_sent,
+        "last_reminded_at": s.last_reminded_at, "signal": s.signal, "outcome": s.outcome,
+        "signers": [x.to_dict() for x in s.signers], "transfers": [t.to_dict() for t in s.transfers],
+        "delegates": s.delegates,
+    }
+    due = next_reminder(s)
+    if due is not None:
+        item["gsi1pk"] = remind_pk(approval.id)
+        item["gsi1sk"] = f"{due}#{approval.tenant}#{approval.id}#{s.step}#{s.stage}"
+    return item
+
+
+def inbox_item(approval: Approval, stage: Step, user: str) -> dict[str, Any]:
+    """`user` may decide on `stage` now: what their inbox shows."""
+    return {
+        "pk": approval_pk(approval.tenant, approval.id), "sk": inbox_sk(stage, user), "kind": "inbox",
+        "gsi1pk": inbox_pk(approval.tenant, user), "gsi1sk": f"{stage.opened_at or ''}#{approval.id}#{stage.step}",
+        "tenant": approval.tenant, "approval_id": approval.id, "flow": approval.flow,
+        "flow_version": approval.flow_version, "requester": approval.requester, "user": user,
+        "step": stage.step, "stage": stage.stage, "opened_at": stage.opened_at, "deadline": stage.deadline,
+    }
+
+
+def approval_item(a: Approval) -> dict[str, Any]:
+    return {
+        "pk": approval_pk(a.tenant, a.id), "sk": "A", "kind": "approval", "id": a.id, "tenant": a.tenant,
+        "flow": a.flow, "flow_version": a.flow_version, "requester": a.requester, "input": a.input,
+        "status": a.status.value, "revision": a.revision, "created_at": a.created_at,
+        "updated_at": a.updated_at, "event_seq": a.event_seq, "last_hash": a.last_hash,
+        "completed_at": a.completed_at or None,
+    }
+
+
+def approval_from(d: Mapping[str, Any]) -> Approval:
+    return Approval(
+        id=d["id"], tenant=d["tenant"], flow=d["flow"], flow_version=int(d["flow_version"]),
+        requester=d["requester"], input=d.get("input") or {}, status=ApprovalStatus(d["status"]),
+        revision=int(d["revision"]), created_at=d.get("created_at", ""), updated_at=d.get("updated_at", ""),
+        event_seq=int(d.get("event_seq", 0)), last_hash=d.get("last_hash", ""),
+        completed_at=d.get("completed_at") or "",
+    )
+
+
+def step_from(d: Mapping[str, Any]) -> Step:
+    return Step(
+        step=d["step"], stage=int(d["stage"]), status=StepStatus(d["status"]), mode=d.get("mode", "any"),
+        assignees=list(d.get("assignees") or []),
+        decisions=[DecisionRecord.from_dict(x) for x in d.get("decisions") or []],
+        task_token=d.get("task_token"), opened_at=d.get("opened_at"), deadline=d.get("deadline"),
+        title=d.get("title"), settled_at=d.get("settled_at"), callback=d.get("callback"),
+        kind=d.get("kind_of_step") or "approval", machine_stage=int(d.get("machine_stage", d["stage"])),
+        allow=list(d.get("allow") or []), return_to=list(d.get("return_to") or []),
+        remind_seconds=[int(x) for x in d.get("remind_seconds") or []],
+        reminders_sent=int(d.get("reminders_sent", 0)), last_reminded_at=d.get("last_reminded_at"),
+        signal=d.get("signal"), outcome=d.get("outcome"),
+        signers=[AddedSigner.from_dict(x) for x in d.get("signers") or []],
+        transfers=[Transfer.from_dict(x) for x in d.get("transfers") or []],
+        delegates={str(k): str(v) for k, v in (d.get("delegates") or {}).items()},
+    )

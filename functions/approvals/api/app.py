@@ -1,0 +1,222 @@
+"""The HTTP API (../shared/spec/api.md): one powertools resolver, routes in routers under `/v1`.
+
+Deployed, API Gateway passes the resource path without the stage (`/v1/flows`); the local
+gateway passes the same path, so one set of rules serves both. The handler is
+`approvals.handlers.api.handler`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar, cast
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Route
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, OpenAPI, Server
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from ..domain import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from ..domain.errors import TooSoon
+from . import actions, approvals, flows
+from .errors import ApiError, PayloadTooLarge, Unauthorized, UnsupportedBody, error_response, validation_details
+from .identity import caller_from_event
+from .models import Health
+from .telemetry import logger, metrics
+
+_H = TypeVar("_H", bound=Callable[..., Any])
+
+MAX_BODY_BYTES = 256 * 1024
+PREFIX = "/v1"
+# Reachable without a token (the authorizer lets them through too: template.yaml).
+PUBLIC_PATHS = frozenset({f"{PREFIX}/health", "/openapi.json", "/docs"})
+
+__all__ = ["app", "logger", "metrics"]
+
+
+def body_size(event: Any) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return len(base64.b64decode(body, validate=False))
+        except (binascii.Error, ValueError):
+            return len(body)
+    return len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+
+
+class ApprovalsResolver(APIGatewayRestResolver):
+    """APIGatewayRestResolver that turns away strangers (401) and oversized bodies (413) first.
+
+    powertools runs its request validation ahead of every middleware, so a middleware would
+    answer a stranger's malformed body with field details; this check runs before that.
+    """
+
+    def exception_handler(self, exc_class: type[Exception] | list[type[Exception]]) -> Callable[[_H], _H]:
+        """powertools' own registration, annotated (powertools leaves it untyped) so that the
+        handlers below stay type-checked."""
+        register: Any = super().exception_handler
+        return cast("Callable[[_H], _H]", register(exc_class))
+
+    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> Any:
+        try:
+            self._admit(route)
+        except ApiError as refused:
+            return self._response_builder_class(response=_api_error(refused), serializer=self._serializer,
+                                                route=route)
+        return super()._call_route(route, route_arguments)
+
+    def _admit(self, route: Route) -> None:
+        event = self.current_event.raw_event
+        if route.path not in PUBLIC_PATHS:
+            caller = caller_from_event(event)
+            if caller is None:
+                raise Unauthorized("a valid bearer token is required")
+            self.context["caller"] = caller
+        size = body_size(event)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+        # powertools would parse a form body as fields named after the whole JSON text (curl's
+        # default without -H): say plainly what is wrong instead.
+        content_type = (self.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if size and content_type and content_type != "application/json" and not content_type.endswith("+json"):
+            raise UnsupportedBody("send the body as JSON, with Content-Type: application/json")
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        """powertools documents a 422 for validation errors on every route; this API answers them
+        with a 400 in its own error shape, which each route documents itself."""
+        schema = super().get_openapi_schema(**kwargs)
+        for path, item in (schema.paths or {}).items():
+            for operation in (item.get, item.put, item.post, item.delete, item.patch):
+                if operation is None:
+                    continue
+                if operation.responses:
+                    operation.responses.pop(422, None)
+                if path in PUBLIC_PATHS:
+                    operation.security = []  # powertools drops a route's empty `security`
+        if schema.components and schema.components.schemas:
+            for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+                schema.components.schemas.pop(unused, None)
+        return schema
+
+
+app = ApprovalsResolver(enable_validation=True)
+app.configure_openapi(
+    title="Approvals API",
+    version="1",
+    description="Approval flows: start an approval, decide on its steps, follow its history.",
+    security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+    security=[{"bearer": []}],
+)
+app.enable_swagger(path="/docs")
+for module in (flows, approvals, actions):
+    app.include_router(module.router, prefix=PREFIX)
+
+
+@app.get(f"{PREFIX}/health", tags=["health"], summary="Is the API up (no token needed)",
+         responses={200: {"description": "it is"}})
+def health() -> Health:
+    return Health(status="ok")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    base = app._get_base_path() or "/"  # the stage prefix when called through API Gateway's own URL
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                    body=app.get_openapi_json_schema(servers=[Server(url=base)]))
+
+
+def log_keys(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Tag every log line of this request with what it is about (after validation: known good)."""
+    args = resolver.context.get("_route_args") or {}
+    caller = resolver.context.get("caller")
+    keys: dict[str, Any] = {"tenant": caller.tenant if caller else None, "user": caller.user if caller else None}
+    keys.update({k: args[k] for k in ("approval_id", "flow") if k in args})
+    step = getattr(args.get("body"), "step", None)
+    if step:
+        keys["step"] = step
+    logger.append_keys(**keys)
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[log_keys])
+
+
+# --- errors: each mapped once, all in the shape of api.md ------------------------------------
+
+
+def _api_error(error: ApiError) -> Response[Any]:
+    return error_response(error.status, error.code, str(error), error.details)
+
+
+@app.exception_handler(ApiError)
+def on_api_error(error: ApiError) -> Response[Any]:
+    return _api_error(error)
+
+
+@app.exception_handler(RequestValidationError)
+def on_invalid_request(error: RequestValidationError) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", "the request is not valid",
+                          validation_details(error.errors()))
+
+
+@app.exception_handler(InvalidInput)
+def on_invalid_input(error: InvalidInput) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", str(error), error.details)
+
+
+@app.exception_handler(NotFound)
+def on_not_found(error: NotFound) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", str(error))
+
+
+@app.exception_handler(NotAllowed)
+def on_not_allowed(error: NotAllowed) -> Response[Any]:
+    return error_response(HTTPStatus.FORBIDDEN, "not_allowed", str(error))
+
+
+@app.exception_handler(Conflict)
+def on_conflict(error: Conflict) -> Response[Any]:
+    return error_response(HTTPStatus.CONFLICT, "conflict", str(error))
+
+
+@app.exception_handler(TooSoon)
+def on_too_soon(error: TooSoon) -> Response[Any]:
+    return error_response(HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(error),
+                          headers={"Retry-After": str(max(1, int(error.retry_after)))})
+
+
+@app.exception_handler(DomainError)
+def on_other_domain_error(error: DomainError) -> Response[Any]:
+    # A domain refusal without a more specific class is still the request's fault, never a 500.
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", str(error))
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[Any]:
+    return error_response(HTTPStatus.CONFLICT, "conflict", "a request with this Idempotency-Key is still running")
+
+
+@app.exception_handler(IdempotencyValidationError)
+def on_idempotency_reused(error: IdempotencyValidationError) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", "this Idempotency-Key was used for another request",
+                          [{"field": "Idempotency-Key", "problem": "already used with a different body"}])
+
+
+@app.exception_handler(NotFoundError)
+def on_no_route(error: NotFoundError) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
+
+
+@app.exception_handler(Exception)
+def on_unexpected(error: Exception) -> Response[Any]:
+    # Our fault, not the caller's: log it whole, answer without a stack trace.
+    logger.exception("unhandled error")
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "internal error")

@@ -1,0 +1,64 @@
+"""The one error shape of the API: `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+
+class ApiError(Exception):
+    """A refusal decided by the HTTP layer itself (the domain raises DomainError instead)."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "invalid_input"
+    details: tuple[dict[str, str], ...] = ()
+
+
+class Unauthorized(ApiError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "unauthorized"
+
+
+class UnsupportedBody(ApiError):
+    details = ({"field": "Content-Type", "problem": "must be application/json"},)
+
+
+class PayloadTooLarge(ApiError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+
+
+def error_response(
+    status: int, code: str, message: str, details: Iterable[Mapping[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response[Any]:
+    body = {"error": {"code": code, "message": message, "details": [dict(d) for d in details]}}
+    return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body,
+                    headers=dict(headers or {}))
+
+
+def _field(loc: Sequence[Any]) -> str:
+    # powertools reports ("body", "input", "days") or ("header", "idempotency-key"): the first part
+    # says where, the rest is the field the client has to fix.
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] == "header":
+        return "-".join(word.capitalize() for word in parts[1].split("-"))  # as clients write it
+    if len(parts) > 1 and parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """pydantic's errors as `{"field", "problem"}`; only its message, never the input echoed back."""
+    details = []
+    for error in errors:
+        loc = tuple(error.get("loc") or ())
+        if error.get("type") == "json_invalid":
+            problem = f"malformed JSON: {(error.get('ctx') or {}).get('error', 'cannot parse')}"
+            details.append({"field": "body", "problem": problem})
+            continue
+        details.append({"field": _field(loc), "problem": str(error.get("msg") or error.get("type") or "invalid")})
+    return details

@@ -1,0 +1,81 @@
+"""`/flows`: what a tenant member can start, a dry run of one, and starting one."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
+from .. import service
+from ..adapters import aws
+from .deps import caller, new_router
+from .identity import Caller
+from .models import ApprovalOut, FlowSummary, InputBody, Preview, approval_out, documented
+from .preview import preview as preview_path
+from .telemetry import count, logger
+
+router = new_router()
+
+FlowName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="The same key again (same caller, same body) returns the same approval"),
+]
+# A repeated POST is recognised for a day; after that the same key starts a new approval.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@router.get("/flows", tags=["flows"], summary="The flows a tenant member can start",
+            responses=documented(200, "the flows, latest version of each"))
+def list_flows(who: Annotated[Caller, Depends(caller)]) -> list[FlowSummary]:
+    return [FlowSummary.model_validate(f) for f in service.list_flows(who.tenant)]
+
+
+@router.post("/flows/<flow>/preview", tags=["flows"], summary="The steps this input would run; nothing is started",
+             responses=documented(200, "each step, whether it runs, and who would be asked", 404, body=True))
+def preview(flow: FlowName, body: Annotated[InputBody, Body()], who: Annotated[Caller, Depends(caller)]) -> Preview:
+    return Preview.model_validate({"steps": preview_path(who.tenant, flow, who.user, body.input)})
+
+
+def _start(request: dict[str, Any]) -> dict[str, Any]:
+    approval_id = service.start_approval(request["tenant"], request["flow"], None, request["user"], request["input"])
+    return {"approval_id": approval_id}
+
+
+def _start_once(request: dict[str, Any]) -> dict[str, Any]:
+    """`_start` behind powertools' idempotency record, kept in the approvals table under the
+    tenant's own partition (every key starts with the tenant) and hashed over tenant, caller and
+    key: another caller's equal key is another request."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk",
+        static_pk_value=f"T#{request['tenant']}#IDEMPOTENCY", expiry_attr="expires_at",
+        boto3_client=aws.client("dynamodb"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant, user, key]", payload_validation_jmespath="[flow, input]",
+        expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True,
+    )
+    config.register_lambda_context(router.lambda_context)
+    once = idempotent_function(_start, data_keyword_argument="request", persistence_store=persistence, config=config)
+    result: dict[str, Any] = once(request=request)
+    return result
+
+
+@router.post("/flows/<flow>/approvals", status_code=201, tags=["approvals"],
+             summary="Start an approval (the caller becomes the requester)",
+             responses=documented(201, "the approval, just started", 404, 409, body=True))
+def start(
+    flow: FlowName,
+    body: Annotated[InputBody, Body()],
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: IdempotencyKey = None,
+) -> ApprovalOut:
+    request = {"tenant": who.tenant, "user": who.user, "flow": flow, "input": body.input, "key": idempotency_key}
+    started = (_start_once if idempotency_key else _start)(request)
+    logger.append_keys(approval_id=started["approval_id"])
+    count("ApprovalStarted")
+    return approval_out(service.get_approval(who.tenant, started["approval_id"], who.user))

@@ -1,0 +1,45 @@
+"""Who is calling: read only from what the authorizer put in the request context.
+
+API Gateway REST APIs hand over a Cognito authorizer's verified claims as
+`requestContext.authorizer.claims`, and a Lambda authorizer's context as `requestContext.authorizer`
+itself; the local gateway fills the Cognito shape. The body is never consulted: a caller cannot
+name themself or their tenant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Every table key starts with `T#<tenant>#`: a tenant or user with `#` (or anything odd) in it
+# could reach another key space, so such an identity counts as no identity at all.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: str
+    tenant: str
+
+
+def _claims(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    if not isinstance(authorizer, Mapping):
+        return {}
+    claims = authorizer.get("claims")
+    return claims if isinstance(claims, Mapping) else authorizer
+
+
+def caller_from_event(event: Mapping[str, Any]) -> Caller | None:
+    """The verified caller, or None when the request context carries no usable identity."""
+    claims = _claims(event)
+    user = claims.get("sub")
+    tenant = claims.get("tenant") or claims.get("custom:tenant")
+    if not isinstance(user, str) or not isinstance(tenant, str):
+        return None
+    if not _NAME.match(user) or not _NAME.match(tenant):
+        return None
+    return Caller(user=user, tenant=tenant)

@@ -1,0 +1,113 @@
+"""A request's input against its flow (approvals.domain.validation) and the flow catalog (approvals.catalog)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from approvals import catalog
+from approvals.domain import InvalidInput, UnknownFlow, validate_input
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["days", "start_date", "hours"],
+    "properties": {
+        "days": {"type": "number", "minimum": 0.5, "maximum": 60},
+        "hours": {"type": "integer"},
+        "reason": {"type": "string", "maxLength": 5},
+        "start_date": {"type": "string"},
+        "currency": {"type": "string", "default": "USD", "enum": ["USD", "EUR"]},
+        "urgent": {"type": "boolean", "default": False},
+        "receipts": {"type": "array", "items": {"type": "string"}},
+    },
+}
+GOOD = {"days": 1, "start_date": "2026-12-01", "hours": 8}
+
+
+def problems(data: Any) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as error:
+        validate_input(SCHEMA, data)
+    return {d["field"]: d["problem"] for d in error.value.details}
+
+
+def test_defaults_are_filled_in() -> None:
+    assert validate_input(SCHEMA, GOOD) == {**GOOD, "currency": "USD", "urgent": False}
+    assert validate_input(SCHEMA, {**GOOD, "currency": "EUR"})["currency"] == "EUR"
+    assert validate_input(SCHEMA, {**GOOD, "currency": None})["currency"] == "USD"  # null optional = absent
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"color": "red"}, "color", "is not a field of this flow"),
+        ({"days": "two"}, "days", "must be a number"),
+        ({"days": True}, "days", "must be a number"),
+        ({"days": 0.1}, "days", "must be at least 0.5"),
+        ({"days": 61}, "days", "must be at most 60"),
+        ({"hours": 1.5}, "hours", "must be an integer"),
+        ({"reason": "too long"}, "reason", "must be at most 5 characters"),
+        ({"currency": "GBP"}, "currency", "must be one of 'USD', 'EUR'"),
+        ({"urgent": "yes"}, "urgent", "must be true or false"),
+        ({"receipts": "r1.pdf"}, "receipts", "must be a list"),
+        ({"receipts": ["r1.pdf", 3]}, "receipts[1]", "must be a string"),
+        ({"start_date": None}, "start_date", "must be a string"),
+    ],
+)
+def test_each_problem_is_named(change: dict[str, Any], field: str, problem: str) -> None:
+    assert problems({**GOOD, **change}) == {field: problem}
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems({"days": 99, "color": 1})
+    assert found == {"days": "must be at most 60", "color": "is not a field of this flow",
+                     "start_date": "is required", "hours": "is required"}
+    assert problems([1, 2]) == {"input": "must be an object"}
+
+
+def test_integral_floats_are_integers() -> None:
+    assert validate_input(SCHEMA, {**GOOD, "hours": 8.0})["hours"] == 8.0
+
+
+# --- catalog ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    source = "flow: trip\nversion: 2\nsteps:\n  - id: pick\n    type: approval\n    approvers: {from_input: buddy}\n" \
+             "  - id: rest\n    type: wait\n    duration: 1h\n  - id: book\n    type: action\n    function: Book\n" \
+             "    compensate: Unbook\ncc: [{from_input: watchers}]\n"
+    for version, title in ((1, "Trip"), (2, "Trip, again")):
+        manifest = {"flow": "trip", "version": version, "title": title, "state_machine": f"trip-v{version}",
+                    "steps": ["pick", "rest", "book"], "input_schema": {"type": "object"}, "source": source}
+        (tmp_path / f"trip-v{version}.manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(catalog.CATALOG_ENV, str(tmp_path))
+    yield tmp_path
+    catalog.reload()
+
+
+def test_catalog_override_and_versions(own_catalog: Path) -> None:
+    assert catalog.list_flows() == [{"flow": "trip", "version": 2, "title": "Trip, again"}]
+    assert catalog.get("trip").version == 2 and catalog.get("trip", 1).title == "Trip"
+    with pytest.raises(UnknownFlow):
+        catalog.get("trip", 3)
+    with pytest.raises(UnknownFlow):
+        catalog.get("cruise")
+    entry = catalog.get("trip")
+    assert entry.from_input_fields == ("buddy", "watchers")
+    assert entry.step_info["rest"].type == "wait" and entry.step_info["rest"].followers == ("book",)
+    assert entry.step_info["book"].compensate == "Unbook"
+
+
+def test_the_shipped_catalog_has_every_example_flow() -> None:
+    catalog.reload()
+    flows = {f["flow"]: f["version"] for f in catalog.list_flows()}
+    assert flows == {"access-request": 1, "contract-review": 1, "expense-claim": 2, "leave-request": 1,
+                     "purchase-order": 3}
+    assert catalog.get("expense-claim").from_input_fields == ("reviewer",)
+    info = catalog.get("expense-claim").step_info
+    assert info["cool-off"].followers == ("travel-desk",) and info["travel-check"].type == "branch"
