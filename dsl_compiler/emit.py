@@ -355,7 +355,9 @@ class _Emitter:
             states[self.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
         finish = self.invoke(FINISH, self.finish_payload())
         finish["ResultPath"] = None
-        finish["Retry"] = [self.transient_retry()]
+        # Recording the outcome also archives the approval: worth retrying whatever went wrong,
+        # and safe to (the function does nothing twice).
+        finish["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
         if has_actions:
             check, failed, done = self.unique("Outcome failed?"), self.unique("Approval failed"), self.unique("Done")
             self.add(ROOT, self.record, finish, check)

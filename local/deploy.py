@@ -138,6 +138,7 @@ class Deployment:
     state_machines: dict[str, str]  # name -> ARN
     table_name: str
     bus_name: str
+    archive_bucket: str
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> deployed (scaled) ASL
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
 
@@ -281,7 +282,8 @@ def deploy(
         "Outputs", [])}
     deployment = Deployment(
         stack_name=stack_name, resources=resources, function_arns=function_arns, state_machines={},
-        table_name=outputs["TableName"], bus_name=outputs["EventBusName"], skipped=skipped,
+        table_name=outputs["TableName"], bus_name=outputs["EventBusName"],
+        archive_bucket=outputs["ArchiveBucketName"], skipped=skipped,
     )
     for logical_id, props in machines.items():
         values = {k: _resolve_value(v, resources, function_arns)

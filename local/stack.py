@@ -47,6 +47,7 @@ if str(lambda_seam.FUNCTIONS_DIR) not in sys.path:
 
 from approvals import service  # noqa: E402 - needs functions/ on sys.path, as in Lambda
 from approvals.adapters import aws as aws_clients  # noqa: E402
+from approvals.adapters.archive_store import ArchiveStore  # noqa: E402
 from approvals.adapters.events import Events  # noqa: E402
 from approvals.adapters.sfn import StepFunctions  # noqa: E402
 from approvals.adapters.store import Store  # noqa: E402
@@ -157,6 +158,7 @@ class LocalStack:
             store=Store(self.deployment.table_name, client=self.client("dynamodb")),
             sfn=StepFunctions(client=self.client("stepfunctions"), arn_prefix=self._arn_prefix()),
             events=Events(self.deployment.bus_name, client=self.client("events")),
+            archive=ArchiveStore(self.deployment.archive_bucket, client=self.client("s3")),
         )
         self._capture_events()
 

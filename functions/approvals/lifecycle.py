@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import catalog
+from . import archiving, catalog
 from .adapters.store import NewEvent, StepWrite
 from .catalog import StepInfo
 from .domain import (
@@ -275,4 +275,6 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
                                              requester=approval.requester, to=[approval.requester]))
         emit(rt, "Approval Completed", detail(approval, None, outcome=outcome.value, cc=cc,
                                               requester=approval.requester))
-    return {"approval_id": approval.id, "outcome": approval.status.value}
+    # Also on a repeated invocation: an earlier one may have died between the outcome and the archive.
+    key = archiving.archive_approval(approval.tenant, approval.id, rt=rt)
+    return {"approval_id": approval.id, "outcome": approval.status.value, "archive_key": key}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .adapters.archive_store import ArchiveStore
 from .adapters.events import Events
 from .adapters.sfn import StepFunctions, TokenGone
 from .adapters.store import NewEvent, StepWrite, Store
@@ -34,6 +35,7 @@ class Runtime:
     store: Store = field(default_factory=Store)
     sfn: StepFunctions = field(default_factory=StepFunctions)
     events: Events = field(default_factory=Events)
+    archive: ArchiveStore = field(default_factory=ArchiveStore)
     now: Callable[[], datetime] = utcnow
 
 

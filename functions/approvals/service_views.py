@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from . import archiving
 from .adapters.store import NewEvent, StepWrite, waiting_for
 from .domain import (
     Approval,
@@ -29,18 +30,29 @@ MAX_COMMENT = 4000
 def get_approval(tenant: str, approval_id: str, user: str, *, rt: Runtime | None = None) -> Approval:
     """The approval, for the requester, anyone who was ever on one of its stages (or stands in for
     one now), or a tenant admin; NotFound (404) for anyone else, as for an id that does not exist."""
-    rt = rt or default_runtime()
-    approval = rt.store.load(tenant, approval_id)
-    check_visible(approval, user, directory_of(rt, tenant), rt.now())
-    return approval
+    return _read(tenant, approval_id, user, rt or default_runtime())[0]
 
 
 def history(tenant: str, approval_id: str, user: str, *, rt: Runtime | None = None) -> dict[str, Any]:
-    """`{"source": "table", "events": [{"seq", "type", "actor", "acting_for", "at", "data", "hash",
-    "prev_hash"}]}`, oldest first; visible as for get_approval (else NotFound)."""
+    """`{"source": "table"|"archive", "events": [{"seq", "type", "actor", "acting_for", "at", "data",
+    "hash", "prev_hash"}]}`, oldest first; visible as for get_approval (else NotFound)."""
     rt = rt or default_runtime()
-    get_approval(tenant, approval_id, user, rt=rt)
+    approval, archived = _read(tenant, approval_id, user, rt)
+    if archived is not None:
+        return {"source": "archive", "events": archived}
     return {"source": "table", "events": rt.store.history(tenant, approval_id)}
+
+
+def _read(tenant: str, approval_id: str, user: str, rt: Runtime) -> tuple[Approval, list[Any] | None]:
+    """The approval from the table, or, once its items have expired, from the archive (then with
+    its archived events)."""
+    archived: list[Any] | None = None
+    try:
+        approval = rt.store.load(tenant, approval_id)
+    except NotFound:
+        approval, archived = archiving.load_archived(tenant, approval_id, rt=rt)
+    check_visible(approval, user, directory_of(rt, tenant), rt.now())
+    return approval, archived
 
 
 def inbox(tenant: str, user: str, *, rt: Runtime | None = None) -> list[dict[str, Any]]:

@@ -100,8 +100,20 @@ class StepWrite:
     may_create: bool = False  # the item may also not exist yet
 
 
+def _canonical(value: Any) -> Any:
+    # DynamoDB keeps numbers, not their spelling: 1.0 comes back as 1. Hash what survives the round
+    # trip, so that an event read back (or archived) verifies against the hash written with it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    body = {k: event.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
+    body = {k: _canonical(event.get(k)) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
