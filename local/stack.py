@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import lambda_seam, moto_fixes
+from . import eventbridge, lambda_seam, moto_fixes
 from .deploy import ROOT, Deployment, deploy
 
 REGION = "us-east-1"
@@ -149,6 +149,7 @@ class LocalStack:
             self._mock.start()
         lambda_seam.install(extra_env)
         moto_fixes.install()
+        eventbridge.install()
         aws_clients.clear()
         self.deployment = deploy(
             self.client, root=self.root, time_scale=self.time_scale, parameters=self.parameters,
@@ -308,6 +309,18 @@ class LocalStack:
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any], source: str = "external") -> list[Any]:
+        """An event from another system on the approvals bus, delivered to its rules' functions."""
+        assert self.deployment is not None
+        return eventbridge.publish(self.client, self.deployment.bus_name, detail_type, detail, source)
+
+    def invoke(self, logical_id: str, payload: Mapping[str, Any]) -> Any:
+        """Invoke a deployed function (e.g. the scheduled SweepFunction) and return its answer."""
+        assert self.deployment is not None
+        response = self.client("lambda").invoke(FunctionName=self.deployment.function_arns[logical_id],
+                                                Payload=json.dumps(payload).encode())
+        return json.loads(response["Payload"].read() or b"null")
 
     def audit(self, approval_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
         """The approval's audit trail from the table."""

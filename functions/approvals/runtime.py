@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .adapters.archive_store import ArchiveStore
@@ -71,8 +71,10 @@ def mutate(
 ) -> tuple[Approval, Change | None]:
     """Load, compute the change, write it conditional on the revision read; on a lost race read
     again and recompute (unless the caller pinned `revision`: then the conflict is theirs)."""
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         approval = rt.store.load(tenant, approval_id)
+        if attempt == 0:
+            finish_leftovers(rt, approval)
         if revision is not None and approval.revision != revision:
             raise StaleRevision(f"approval {approval_id} is at revision {approval.revision}, not {revision}")
         at = rt.now()
@@ -123,6 +125,23 @@ def complete_token(rt: Runtime, approval: Approval, stage: Step) -> None:
         log.warning("token of %s/%s stage %s is gone", approval.id, stage.step, stage.stage)
         mark = "gone"
     rt.store.mark_callback(approval.tenant, approval.id, stage.step, stage.stage, mark)
+
+
+# A stage settled this recently may still be in the hands of the function that settled it.
+LEFTOVER_AFTER = timedelta(seconds=10)
+
+
+def finish_leftovers(rt: Runtime, approval: Approval) -> int:
+    """Complete the tokens of stages that were settled but never told to their Task (the function
+    died between the table write and the callback). Called by every request that touches the
+    approval and by the scheduled sweep; returns how many it completed."""
+    cutoff = iso(rt.now() - LEFTOVER_AFTER)
+    done = 0
+    for stage in approval.steps:
+        if stage.callback == "pending" and stage.task_token and (stage.settled_at or "") <= cutoff:
+            complete_token(rt, approval, stage)
+            done += 1
+    return done
 
 
 def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:

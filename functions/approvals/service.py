@@ -30,13 +30,14 @@ from .domain.policy import check_visible, counts_for
 from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
 from .service_actions import add_signers, resubmit, return_step, transfer, withdraw
 from .service_common import OPEN_ONLY, check_input, directory_of, open_stage, settled
-from .service_views import comment, due_reminders, get_approval, history, inbox, remind
+from .service_views import comment, due_reminders, get_approval, history, inbox, remind, sweep_callbacks
 
 __all__ = [
     "add_signers",
     "comment",
     "decide",
     "due_reminders",
+    "sweep_callbacks",
     "get_approval",
     "history",
     "inbox",

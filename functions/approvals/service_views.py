@@ -21,7 +21,7 @@ from .domain import (
     StepStatus,
 )
 from .domain.policy import check_remind, check_requester, check_visible, reminders_passed
-from .runtime import Change, Runtime, default_runtime, detail, emit, iso, mutate
+from .runtime import LEFTOVER_AFTER, Change, Runtime, default_runtime, detail, emit, finish_leftovers, iso, mutate
 from .service_common import OPEN_ONLY, directory_of, event_view
 
 MAX_COMMENT = 4000
@@ -49,6 +49,7 @@ def _read(tenant: str, approval_id: str, user: str, rt: Runtime) -> tuple[Approv
     archived: list[Any] | None = None
     try:
         approval = rt.store.load(tenant, approval_id)
+        finish_leftovers(rt, approval)
     except NotFound:
         approval, archived = archiving.load_archived(tenant, approval_id, rt=rt)
     check_visible(approval, user, directory_of(rt, tenant), rt.now())
@@ -176,3 +177,20 @@ def due_reminders(now: datetime | None = None, *, rt: Runtime | None = None) -> 
                                         requester=approval.requester))
         sent.append({"tenant": tenant, "approval_id": approval_id, "step": step, "stage": number, "to": to})
     return sent
+
+
+def sweep_callbacks(now: datetime | None = None, *, rt: Runtime | None = None) -> list[dict[str, Any]]:
+    """The scheduled half of exactly-once: every stage, of any tenant, settled more than a moment
+    ago whose token was never completed gets it completed now. Returns what it finished."""
+    rt = rt or default_runtime()
+    cutoff = iso((now or rt.now()) - LEFTOVER_AFTER)
+    finished: list[dict[str, Any]] = []
+    for item in rt.store.pending_callbacks(cutoff):
+        tenant, approval_id = str(item["tenant"]), str(item["approval_id"])
+        try:
+            approval = rt.store.load(tenant, approval_id)
+        except NotFound:
+            continue
+        if finish_leftovers(rt, approval):
+            finished.append({"tenant": tenant, "approval_id": approval_id})
+    return finished

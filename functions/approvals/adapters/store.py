@@ -194,7 +194,8 @@ class Store:
         self.client.update_item(
             TableName=self.table_name,
             Key=to_ddb({"pk": approval_pk(tenant, approval_id), "sk": step_sk(step, stage)}),
-            UpdateExpression="SET callback = :v",
+            # Leaves the sweep's index: nothing is left to send for this stage.
+            UpdateExpression="SET callback = :v REMOVE gsi1pk, gsi1sk",
             ExpressionAttributeValues=to_ddb({":v": value}),
         )
 
@@ -209,6 +210,13 @@ class Store:
         found: list[dict[str, Any]] = []
         for shard in range(REMIND_SHARDS):
             found += self._query_index(f"REMIND#{shard}", until + "~")
+        return found
+
+    def pending_callbacks(self, until: str) -> list[dict[str, Any]]:
+        """Stages settled at or before `until` whose token was never completed (every tenant)."""
+        found: list[dict[str, Any]] = []
+        for shard in range(REMIND_SHARDS):
+            found += self._query_index(f"CALLBACK#{shard}", until + "~")
         return found
 
     def _query_index(self, pk: str, upto: str | None = None) -> list[dict[str, Any]]:

@@ -118,8 +118,14 @@ def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+def callback_pk(approval_id: str) -> str:
+    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
+    return f"CALLBACK#{shard}"
+
+
 def step_item(approval: Approval, s: Step) -> dict[str, Any]:
-    """A stage item; an open stage with a scheduled reminder left carries its reminder index keys."""
+    """A stage item. An open stage with a scheduled reminder left carries its reminder index keys;
+    a settled stage whose token is not completed yet carries the sweep's index keys instead."""
     item = {
         "pk": approval_pk(approval.tenant, approval.id), "sk": step_sk(s.step, s.stage), "kind": "step",
         "step": s.step, "stage": s.stage, "status": s.status.value, "mode": s.mode,
@@ -133,7 +139,10 @@ def step_item(approval: Approval, s: Step) -> dict[str, Any]:
         "delegates": s.delegates,
     }
     due = next_reminder(s)
-    if due is not None:
+    if s.callback == "pending" and s.task_token:
+        item["gsi1pk"] = callback_pk(approval.id)
+        item["gsi1sk"] = f"{s.settled_at}#{approval.tenant}#{approval.id}#{s.step}#{s.stage}"
+    elif due is not None:
         item["gsi1pk"] = remind_pk(approval.id)
         item["gsi1sk"] = f"{due}#{approval.tenant}#{approval.id}#{s.step}#{s.stage}"
     return item

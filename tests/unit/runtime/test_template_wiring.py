@@ -25,6 +25,8 @@ RUNTIME = {
     "StepTimedOutFunction": "approvals.handlers.step_timed_out.handler",
     "FinishFunction": "approvals.handlers.finish.handler",
     "ApiFunction": "approvals.handlers.api.handler",
+    "StartFunction": "approvals.handlers.start.handler",
+    "SweepFunction": "approvals.handlers.sweep.handler",
 }
 SAMPLES = ["CreatePurchaseOrder", "CancelPurchaseOrder", "NotifyVendor", "IssuePayout", "GrantAccess",
            "RevokeAccess", "SignContract", "VoidContract"]

@@ -1,0 +1,27 @@
+"""SweepFunction, on a schedule: send the reminders that are due, and complete the tokens of
+stages that were settled but never told to their Task (a function died in between)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from approvals import service
+
+logger = Logger()
+metrics = Metrics()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    reminders = service.due_reminders()
+    finished = service.sweep_callbacks()
+    metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(reminders))
+    metrics.add_metric(name="CallbacksRecovered", unit=MetricUnit.Count, value=len(finished))
+    if finished:
+        logger.warning("completed tokens left behind", extra={"approvals": finished})
+    return {"reminders": len(reminders), "recovered": finished}

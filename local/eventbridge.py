@@ -1,0 +1,74 @@
+"""EventBridge delivery that moto does not do: its rules deliver to SQS and logs, not to Lambda.
+Here an event put on the bus is also handed to every Lambda target of every rule on that bus
+whose pattern matches, as AWS would (invoking "the target the rule names yourself")."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.events.models import Rule
+
+ACCOUNT = "123456789012"
+_original_send: Any = None
+
+
+def install() -> None:
+    """moto raises NotImplementedError when a matching rule has a Lambda target, which would fail
+    the put_events call itself: it skips those targets instead, and `publish` invokes them."""
+    global _original_send
+    if _original_send is not None:
+        return
+    _original_send = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        everything = self.targets
+        self.targets = [t for t in everything if ":lambda:" not in t["Arn"]]
+        try:
+            _original_send(self, original_event, transform_input)
+        finally:
+            self.targets = everything
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """Equality patterns only (`{"detail-type": [...], "source": [...]}`), which is all the template uses."""
+    for key, allowed in pattern.items():
+        if isinstance(allowed, list):
+            if event.get(key) not in allowed:
+                return False
+        elif isinstance(allowed, Mapping):
+            inner = event.get(key)
+            if not isinstance(inner, Mapping) or not _matches(allowed, inner):
+                return False
+    return True
+
+
+def publish(
+    client: Callable[[str], Any], bus: str, detail_type: str, detail: Mapping[str, Any], source: str = "external"
+) -> list[dict[str, Any]]:
+    """Put the event on the bus, then invoke the matching rules' Lambda targets with the event as
+    EventBridge would shape it. Returns each target's parsed answer."""
+    events, lam = client("events"), client("lambda")
+    entry = {"EventBusName": bus, "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
+    event_id = events.put_events(Entries=[entry])["Entries"][0].get("EventId") or str(uuid.uuid4())
+    envelope = {
+        "version": "0", "id": event_id, "detail-type": detail_type, "source": source, "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": lam.meta.region_name,
+        "resources": [], "detail": dict(detail),
+    }
+    answers: list[dict[str, Any]] = []
+    for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+        pattern = json.loads(rule.get("EventPattern") or "{}")
+        if not pattern or not _matches(pattern, envelope):
+            continue
+        for target in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus).get("Targets", []):
+            if ":lambda:" not in target["Arn"]:
+                continue
+            response = lam.invoke(FunctionName=target["Arn"], Payload=json.dumps(envelope).encode())
+            answers.append(json.loads(response["Payload"].read() or b"null"))
+    return answers

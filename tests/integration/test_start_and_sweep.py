@@ -1,0 +1,65 @@
+"""An `Approval Requested` event starts an approval exactly once; the sweep finishes a step whose
+function died between settling it and completing its token, and sends due reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from approvals import service, service_common
+from approvals.runtime import Runtime
+from local.stack import LocalStack
+
+
+def test_approval_requested_event_starts_once(stack: LocalStack) -> None:
+    detail = {"tenant": "acme", "flow": "leave-request", "requester": "ann", "approval_id": "evt-leave-1",
+              "input": {"days": 1, "start_date": "2026-12-01"}}
+    assert stack.publish("Approval Requested", detail) == [{"approval_id": "evt-leave-1", "started": True}]
+    # EventBridge delivers at least once: the same event again starts nothing.
+    assert stack.publish("Approval Requested", detail) == [{"approval_id": "evt-leave-1", "started": False}]
+    stack.wait_for_open_step("evt-leave-1", "manager")
+    status, output, _ = stack.drive("evt-leave-1", {"manager": "bob", "hr": "ivy"})
+    assert status == "SUCCEEDED" and output is not None and output["outcome"] == "approved"
+    starts = [e for e in stack.events("evt-leave-1") if e["detail-type"] == "Approval Started"]
+    assert len(starts) == 1
+
+
+def test_bad_approval_requested_event_starts_nothing(stack: LocalStack) -> None:
+    answers = stack.publish("Approval Requested", {"tenant": "acme", "flow": "leave-request"})
+    assert len(answers) == 1 and answers[0]["errorType"] == "ValidationError"
+
+
+def test_sweep_completes_a_token_left_behind_by_a_dead_function(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
+    stack.wait_for_open_step(approval_id, "manager")
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("the function died after the table write")
+
+    monkeypatch.setattr(service_common, "complete_token", die, raising=False)
+    monkeypatch.setattr(service, "complete_token", die)
+    with pytest.raises(SystemExit):
+        service.decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
+    monkeypatch.undo()
+    stage = stack.approval(approval_id).current("manager")
+    assert stage is not None and stage.status.value == "approved" and stage.callback == "pending"
+    # The machine still waits on the manager's token; nothing else opened.
+    assert stack.describe(approval_id)["status"] == "RUNNING"
+
+    later = Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events, archive=stack.rt.archive,
+                    now=lambda: stack.rt.now() + timedelta(minutes=1))
+    assert service.sweep_callbacks(rt=later) == [{"tenant": "acme", "approval_id": approval_id}]
+    # Once only: the stage left the sweep's index when its token was completed.
+    assert service.sweep_callbacks(rt=later) == []
+    stack.wait_for_open_step(approval_id, "hr")
+    stage = stack.approval(approval_id).current("manager")
+    assert stage is not None and stage.callback == "sent"
+
+
+def test_scheduled_sweep_function_runs(stack: LocalStack) -> None:
+    answer = stack.invoke("SweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert set(answer) == {"reminders", "recovered"}
