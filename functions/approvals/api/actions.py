@@ -29,7 +29,7 @@ from .models import (
     approval_out,
     documented,
 )
-from .telemetry import count
+from .telemetry import count, decision_latency
 
 router = new_router()
 Who = Annotated[Caller, Depends(caller)]
@@ -42,6 +42,7 @@ def decide(approval_id: ApprovalId, body: Annotated[DecisionIn, Body()], who: Wh
     approval = service.decide(who.tenant, approval_id, body.step, who.user, body.decision, body.comment,
                               revision=body.revision)
     count("DecisionRecorded")
+    decision_latency(approval, body.step)
     return approval_out(approval)
 
 

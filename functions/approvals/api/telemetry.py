@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+from approvals.domain import Approval
 
 logger = Logger()
 # The template sets the namespace; the default keeps tests (no environment) from failing a flush.
@@ -14,3 +17,15 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Appr
 
 def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def decision_latency(approval: Approval, step: str) -> None:
+    """Seconds from the stage opening to the decision just recorded, by flow and step."""
+    stage = approval.current(step)
+    if stage is None or not stage.decisions or not stage.opened_at:
+        return
+    opened = datetime.fromisoformat(stage.opened_at.replace("Z", "+00:00"))
+    decided = datetime.fromisoformat(stage.decisions[-1].at.replace("Z", "+00:00"))
+    metrics.add_dimension(name="flow", value=approval.flow)
+    metrics.add_dimension(name="step", value=step)
+    metrics.add_metric(name="DecisionLatency", unit=MetricUnit.Seconds, value=(decided - opened).total_seconds())

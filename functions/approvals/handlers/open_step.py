@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approvals import lifecycle
+from approvals.handlers._telemetry import count, logger, metrics, tag
 
-logger = Logger()
 
-
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(approval_id=event.get("approval_id"), tenant=event.get("tenant"), step=event.get("step"))
+    tag(event)
     result = lifecycle.open_step(event)
+    escalated = int(event.get("stage") or 0) > 0
+    count("StepEscalated" if escalated else "StepOpened", event, step=str(event.get("step")))
     logger.info("open_step done", extra={"result": result})
     return result

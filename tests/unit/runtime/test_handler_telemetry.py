@@ -1,0 +1,52 @@
+"""Step handlers log the approval's keys and publish EMF metrics by flow (no AWS needed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from approvals import lifecycle
+from approvals.handlers import finish, open_step
+from approvals.handlers._telemetry import logger
+from local.lambda_seam import LambdaContext
+
+
+def context() -> LambdaContext:
+    return LambdaContext("fn", 128, "arn:aws:lambda:us-east-1:123456789012:function:fn", 10.0)
+
+
+def emf(output: str) -> list[dict[str, Any]]:
+    docs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [d for d in docs if "_aws" in d]
+
+
+EVENT = {"approval_id": "a1", "tenant": "acme", "flow": "leave-request", "step": "manager", "stage": 0,
+         "outcome": "approved"}
+
+
+@pytest.fixture(autouse=True)
+def namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Approvals")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "approvals")
+
+
+def test_finish_counts_the_outcome_by_flow(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(lifecycle, "finish", lambda event: {"outcome": "approved"})
+    finish.handler(dict(EVENT), context())
+    out = capfd.readouterr().out
+    metric = next(d for d in emf(out) if "ApprovalCompleted" in d)
+    assert metric["flow"] == "leave-request" and metric["outcome"] == "approved"
+    keys = logger.get_current_keys()  # what every log line of this invocation carries
+    tagged = (keys["approval_id"], keys["tenant"], keys["flow"], keys["step"])
+    assert tagged == ("a1", "acme", "leave-request", "manager")
+
+
+def test_an_escalation_stage_counts_as_escalated(monkeypatch: pytest.MonkeyPatch,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(lifecycle, "open_step", lambda event: {"status": "open"})
+    open_step.handler({**EVENT, "stage": 1}, context())
+    open_step.handler(dict(EVENT), context())
+    names = [name for d in emf(capfd.readouterr().out) for name in ("StepEscalated", "StepOpened") if name in d]
+    assert names == ["StepEscalated", "StepOpened"]
