@@ -7,22 +7,18 @@ from typing import Any
 
 from ..domain import Conflict
 from .store import Store
-from .store_items import approval_pk, from_ddb, to_ddb
+from .store_items import approval_pk, to_ddb
 
 POINTER_SK = "ARCHIVE"
 
 
 def approval_items(store: Store, tenant: str, approval_id: str) -> list[dict[str, Any]]:
     """The approval item, its stages and its events (plain values), in key order."""
-    kwargs: dict[str, Any] = {
-        "TableName": store.table_name,
+    items = store.query_all({
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": to_ddb({":pk": approval_pk(tenant, approval_id)}),
         "ConsistentRead": True,
-    }
-    items: list[dict[str, Any]] = []
-    for page in store.client.get_paginator("query").paginate(**kwargs):
-        items += [from_ddb(i) for i in page.get("Items", [])]
+    })
     return [i for i in items if i.get("kind") in ("approval", "step", "event")]
 
 

@@ -224,15 +224,8 @@ class Store:
         values: dict[str, Any] = {":pk": pk}
         if upto is not None:
             values[":upto"] = upto
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": INDEX,
-                                  "KeyConditionExpression": condition, "ExpressionAttributeValues": to_ddb(values)}
-        while True:
-            page = self.client.query(**kwargs)
-            items += [from_ddb(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self.query_all({"IndexName": INDEX, "KeyConditionExpression": condition,
+                               "ExpressionAttributeValues": to_ddb(values)})
 
     def _inbox_writes(self, approval: Approval, new: Step) -> list[dict[str, Any]]:
         """Puts and deletes that make the stage's inbox entries match who may decide on it now."""
@@ -250,13 +243,16 @@ class Store:
     # --- items ---------------------------------------------------------------------
 
     def _query(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
+        return self.query_all({
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
             "ExpressionAttributeValues": to_ddb({":pk": pk, ":p": prefix}),
             "ConsistentRead": True,
-        }
+        })
+
+    def query_all(self, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every item a query matches (all pages), as plain values."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, **query}
+        items: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**kwargs)
             items += [from_ddb(i) for i in page.get("Items", [])]
