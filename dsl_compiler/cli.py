@@ -14,6 +14,7 @@ from .graph import mermaid
 from .pipeline import CompiledFlow, compile_file, validate_files
 from .preview import preview
 from .sam_template import generated
+from .terminal import error_line, progress
 
 _EXAMPLES = {
     "compile": """examples:
@@ -104,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(errors: list[DslError]) -> int:
     for error in errors:
-        print(error, file=sys.stderr)
+        loc = error.location
+        print(error_line(f"{loc.file}:{loc.line}:{loc.col}", error.message, sys.stderr), file=sys.stderr)
     return 1
 
 
@@ -112,7 +114,7 @@ def _compile_all(paths: list[str]) -> list[CompiledFlow]:
     problems = validate_files(paths)
     if problems:
         raise CompileError(problems)
-    compiled = [compile_file(p) for p in paths]
+    compiled = [compile_file(p) for p in progress(paths, "flows compiled", sys.stderr)]
     seen: dict[str, str] = {}
     duplicates = []
     for path, flow in zip(paths, compiled, strict=True):
