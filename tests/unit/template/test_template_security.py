@@ -131,3 +131,17 @@ def test_tracing_is_a_parameter_and_off_by_default() -> None:
     assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
     assert template["Globals"]["Function"]["Tracing"] == {"Ref": "Tracing"}
     assert template["Conditions"]["TracingOn"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+
+
+def test_no_api_route_but_health_goes_without_the_authorizer() -> None:
+    """Every API event of every function is behind the default (JWT) authorizer, except health."""
+    sam = load_template(TEMPLATE)
+    open_routes = []
+    for logical_id, resource in sam["Resources"].items():
+        for name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            props = event.get("Properties", {})
+            if event.get("Type") == "Api" and (props.get("Auth") or {}).get("Authorizer") == "NONE":
+                open_routes.append((props["Method"], props["Path"]))
+    assert open_routes == [("GET", "/v1/health")]
+    api = sam["Resources"]["ApprovalsApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "CognitoAuthorizer"
