@@ -124,10 +124,30 @@ def _save_logs(fn: LambdaFunction, text: str) -> None:
         print(text, file=sys.stderr)
 
 
+def _serialize_interpreter_clients() -> None:
+    """The ASL interpreter makes a boto3 client for every Lambda Task on its own thread, and
+    botocore reads proxy settings by iterating os.environ, which invocations on other threads
+    change: a variable removed mid-iteration fails the Task (States.Runtime, KeyError). Making those
+    clients under the environment lock keeps them apart. Idempotent."""
+    module: Any = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
+    original = module.boto_client_for
+    if getattr(original, "_under_env_lock", False):
+        return
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _ENV_LOCK:
+            return original(*args, **kwargs)
+
+    locked._under_env_lock = True  # type: ignore[attr-defined]
+    module.boto_client_for = locked
+
+
 def install(extra_env: Mapping[str, str] | None = None) -> None:
     """Patch moto (idempotent). `extra_env` is applied to every function on top of its own
     variables, e.g. `AWS_ENDPOINT_URL` in server mode."""
     global _original
+    _serialize_interpreter_clients()
     if str(FUNCTIONS_DIR) not in sys.path:
         sys.path.insert(0, str(FUNCTIONS_DIR))  # the CodeUri, as the Lambda runtime would have it
     _extra_env.clear()

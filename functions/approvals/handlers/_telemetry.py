@@ -1,5 +1,5 @@
-"""What every step handler logs and counts: the approval's keys on every log line, and the EMF
-metrics by flow (and step or outcome). Tracer is not imported: cold starts stay short."""
+"""What every step handler logs and counts: the approval's keys on every log line, and EMF metrics
+by flow (and step or outcome). Tracer is not imported: cold starts stay short."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger()
-# The template sets the namespace; the default keeps a flush outside Lambda (tests) from failing.
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Approvals"))
 
 
 def tag(event: Mapping[str, Any]) -> None:
@@ -21,7 +20,13 @@ def tag(event: Mapping[str, Any]) -> None:
 
 
 def count(name: str, event: Mapping[str, Any], **dimensions: str) -> None:
-    metrics.add_dimension(name="flow", value=str(event.get("flow") or "unknown"))
-    for key, value in dimensions.items():
-        metrics.add_dimension(name=key, value=value)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    """One EMF document per count, with its own dimensions: nothing is shared between invocations
+    (the local stack runs many handlers in one process at once)."""
+    if is_metrics_disabled():  # single_metric itself does not look at POWERTOOLS_METRICS_DISABLED
+        return
+    # The template sets the namespace; the default keeps a flush outside Lambda (tests) from failing.
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Approvals")
+    dims = {"flow": str(event.get("flow") or "unknown"), **dimensions}
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=namespace,
+                       default_dimensions=dims):
+        pass

@@ -7,10 +7,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approvals import lifecycle
-from approvals.handlers._telemetry import count, logger, metrics, tag
+from approvals.handlers._telemetry import count, logger, tag
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tag(event)

@@ -7,17 +7,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approvals import service
 from approvals.domain import Conflict
-
-logger = Logger()
-metrics = Metrics()
+from approvals.handlers._telemetry import count, logger
 
 
 class ApprovalRequested(BaseModel):
@@ -38,7 +34,6 @@ def approval_id_for(event: ApprovalRequestedEvent) -> str:
     return event.detail.approval_id or uuid.uuid5(uuid.NAMESPACE_URL, f"eventbridge:{event.id}").hex
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 @event_parser(model=ApprovalRequestedEvent)
 def handler(event: ApprovalRequestedEvent, context: LambdaContext) -> dict[str, Any]:
@@ -53,6 +48,5 @@ def handler(event: ApprovalRequestedEvent, context: LambdaContext) -> dict[str, 
         # Delivered twice (EventBridge is at-least-once): the first delivery started it.
         logger.info("approval already started")
         return {"approval_id": approval_id, "started": False}
-    metrics.add_dimension(name="flow", value=request.flow)
-    metrics.add_metric(name="ApprovalsStarted", unit=MetricUnit.Count, value=1)
+    count("ApprovalStarted", {"flow": request.flow})  # the same metric as a start through the API
     return {"approval_id": approval_id, "started": True}

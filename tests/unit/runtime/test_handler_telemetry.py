@@ -50,3 +50,10 @@ def test_an_escalation_stage_counts_as_escalated(monkeypatch: pytest.MonkeyPatch
     open_step.handler(dict(EVENT), context())
     names = [name for d in emf(capfd.readouterr().out) for name in ("StepEscalated", "StepOpened") if name in d]
     assert names == ["StepEscalated", "StepOpened"]
+
+
+def test_metrics_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setattr(lifecycle, "finish", lambda event: {"outcome": "approved"})
+    finish.handler(dict(EVENT), context())
+    assert emf(capfd.readouterr().out) == []

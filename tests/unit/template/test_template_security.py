@@ -137,8 +137,8 @@ def test_no_api_route_but_health_goes_without_the_authorizer() -> None:
     """Every API event of every function is behind the default (JWT) authorizer, except health."""
     sam = load_template(TEMPLATE)
     open_routes = []
-    for logical_id, resource in sam["Resources"].items():
-        for name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+    for resource in sam["Resources"].values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
             props = event.get("Properties", {})
             if event.get("Type") == "Api" and (props.get("Auth") or {}).get("Authorizer") == "NONE":
                 open_routes.append((props["Method"], props["Path"]))
