@@ -67,4 +67,4 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
