@@ -13,7 +13,6 @@ from . import catalog
 from .adapters.store import NewEvent, StepWrite
 from .domain import (
     Approval,
-    ApprovalFinished,
     ApprovalStatus,
     Decision,
     DecisionRecord,
@@ -23,7 +22,7 @@ from .domain import (
     StepStatus,
 )
 from .domain import stage as stage_rules
-from .domain.policy import check_requester, check_visible, counts_for
+from .domain.policy import check_requester, check_requester_of_running, check_visible, counts_for
 from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
 from .service_common import OPEN_ONLY, check_input, check_users, directory_of, open_stage, user_list
 
@@ -170,9 +169,7 @@ def withdraw(
 
     def change(approval: Approval, now: datetime) -> Change:
         check_visible(approval, user, directory, now)
-        check_requester(approval, user, "withdraw")
-        if approval.status is not ApprovalStatus.RUNNING:
-            raise ApprovalFinished(f"approval {approval_id} is {approval.status.value}")
+        check_requester_of_running(approval, user, "withdraw")
         at = iso(now)
         cancelled = [replace(s, status=StepStatus.CANCELLED, settled_at=at, callback="pending", signal=WITHDRAWN,
                              outcome="withdrawn") for s in approval.open_stages()]

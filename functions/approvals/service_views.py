@@ -11,7 +11,6 @@ from . import archiving
 from .adapters.store import NewEvent, StepWrite, waiting_for
 from .domain import (
     Approval,
-    ApprovalFinished,
     ApprovalStatus,
     InvalidInput,
     NotAllowed,
@@ -20,7 +19,7 @@ from .domain import (
     StepNotOpen,
     StepStatus,
 )
-from .domain.policy import check_remind, check_requester, check_visible, reminders_passed
+from .domain.policy import check_remind, check_requester_of_running, check_visible, reminders_passed
 from .runtime import LEFTOVER_AFTER, Change, Runtime, default_runtime, detail, emit, finish_leftovers, iso, mutate
 from .service_common import OPEN_ONLY, directory_of, event_view
 
@@ -119,9 +118,7 @@ def remind(tenant: str, approval_id: str, user: str, *, rt: Runtime | None = Non
 
     def change(approval: Approval, now: datetime) -> Change:
         check_visible(approval, user, directory, now)
-        check_requester(approval, user, "remind")
-        if approval.status is not ApprovalStatus.RUNNING:
-            raise ApprovalFinished(f"approval {approval_id} is {approval.status.value}")
+        check_requester_of_running(approval, user, "remind")
         stages = [s for s in approval.open_stages() if s.kind == "approval"]
         if not stages:
             raise StepNotOpen(f"no step of approval {approval_id} is waiting for anyone")

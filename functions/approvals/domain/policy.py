@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from .directory import Directory, parse_time
-from .errors import NotAllowed, NotFound, NotRequester, TooSoon
-from .model import Approval, Step, StepStatus
+from .errors import ApprovalFinished, NotAllowed, NotFound, NotRequester, TooSoon
+from .model import Approval, ApprovalStatus, Step, StepStatus
 
 ADMIN_ROLE = "admin"
 # The requester may nudge the people of one open step at most this often.
@@ -40,6 +40,13 @@ def check_visible(approval: Approval, user: str, directory: Directory | None, at
 def check_requester(approval: Approval, user: str, action: str) -> None:
     if user != approval.requester:
         raise NotRequester(f"only the requester may {action}")
+
+
+def check_requester_of_running(approval: Approval, user: str, action: str) -> None:
+    """What the requester may do only while the approval runs (withdraw, remind)."""
+    check_requester(approval, user, action)
+    if approval.status is not ApprovalStatus.RUNNING:
+        raise ApprovalFinished(f"approval {approval.id} is {approval.status.value}")
 
 
 def counts_for(stage: Step, user: str, directory: Directory | None, at: datetime) -> str:
