@@ -26,10 +26,9 @@ from .domain import (
     Outcome,
 )
 from .domain import stage as stage_rules
-from .domain.policy import check_visible, counts_for
 from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
 from .service_actions import add_signers, resubmit, return_step, transfer, withdraw
-from .service_common import OPEN_ONLY, check_input, directory_of, open_stage, settled
+from .service_common import OPEN_ONLY, acting_on, check_input, directory_of, settled
 from .service_views import comment, due_reminders, get_approval, history, inbox, remind, sweep_callbacks
 
 __all__ = [
@@ -131,9 +130,7 @@ def decide(
     directory = directory_of(rt, tenant)
 
     def change(approval: Approval, now: datetime) -> Change:
-        check_visible(approval, user, directory, now)
-        stage = open_stage(approval, step)
-        assignee = counts_for(stage, user, directory, now)
+        stage, assignee = acting_on(approval, step, user, directory, now)
         stage_rules.check_turn(stage, assignee)
         at = iso(now)
         record = DecisionRecord(user=assignee, decision=choice, at=at, actor=user, comment=comment)

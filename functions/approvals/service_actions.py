@@ -22,9 +22,9 @@ from .domain import (
     StepStatus,
 )
 from .domain import stage as stage_rules
-from .domain.policy import check_requester, check_requester_of_running, check_visible, counts_for
+from .domain.policy import check_requester, check_requester_of_running, check_visible
 from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
-from .service_common import OPEN_ONLY, check_input, check_users, directory_of, open_stage, user_list
+from .service_common import OPEN_ONLY, acting_on, check_input, check_users, directory_of, user_list
 
 WITHDRAWN = "Approval.Withdrawn"
 
@@ -46,9 +46,7 @@ def add_signers(
     check_users(directory, users, "users")
 
     def change(approval: Approval, now: datetime) -> Change:
-        check_visible(approval, user, directory, now)
-        stage = open_stage(approval, step)
-        by = counts_for(stage, user, directory, now)
+        stage, by = acting_on(approval, step, user, directory, now)
         updated = stage_rules.add_signers(stage, by, users, position, iso(now))
         data = {"step": step, "stage": stage.stage, "users": users, "position": position, "by": by}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)],
@@ -73,9 +71,7 @@ def transfer(
     check_users(directory, [to], "to")
 
     def change(approval: Approval, now: datetime) -> Change:
-        check_visible(approval, user, directory, now)
-        stage = open_stage(approval, step)
-        by = counts_for(stage, user, directory, now)
+        stage, by = acting_on(approval, step, user, directory, now)
         updated = stage_rules.transfer(stage, by, to, user, iso(now))
         data = {"step": step, "stage": stage.stage, "from": by, "to": to}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)],
@@ -101,9 +97,7 @@ def return_step(
     directory = directory_of(rt, tenant)
 
     def change(approval: Approval, now: datetime) -> Change:
-        check_visible(approval, user, directory, now)
-        stage = open_stage(approval, step)
-        by = counts_for(stage, user, directory, now)
+        stage, by = acting_on(approval, step, user, directory, now)
         ran = sorted({s.step for s in approval.steps if approval.ran(s.step)})
         signal = stage_rules.check_return(stage, by, to_step, ran)
         at = iso(now)

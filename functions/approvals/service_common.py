@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from .catalog import FlowEntry
@@ -20,6 +21,7 @@ from .domain import (
     UnknownUser,
     validate_input,
 )
+from .domain.policy import check_visible, counts_for
 from .runtime import Runtime
 
 OPEN_ONLY = frozenset({StepStatus.OPEN})
@@ -41,6 +43,14 @@ def open_stage(approval: Approval, step: str, kind: str = "approval") -> Step:
     if stage.kind != kind:
         raise StepNotOpen(f"step {step} of approval {approval.id} is not open for this ({stage.kind})")
     return stage
+
+
+def acting_on(approval: Approval, step: str, user: str, directory: Directory | None, at: datetime) -> tuple[Step, str]:
+    """The open stage of `step` and the participant `user` acts as on it (themself, or the one they
+    stand in for), after checking that `user` may see the approval at all."""
+    check_visible(approval, user, directory, at)
+    stage = open_stage(approval, step)
+    return stage, counts_for(stage, user, directory, at)
 
 
 def check_users(directory: Directory | None, users: Sequence[str], field: str) -> None:
