@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 ENV ?= default
 
-.PHONY: test demo serve lint typecheck compile check-template deploy clean
+.PHONY: test demo serve integration lint typecheck compile check-template deploy clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,18 @@ test: $(STAMP) $(TOOLS)
 demo: $(STAMP)
 	$(PY) -m local.demo
 
-# The HTTP API (../shared/spec/api.md) on http://127.0.0.1:$(PORT) until Ctrl-C.
+# The HTTP API (../shared/spec/api.md) on http://127.0.0.1:$(PORT) until Ctrl-C; moto answers on
+# $(MOTO_PORT) as LocalStack would, flow time runs $(TIME_SCALE) times faster.
 PORT ?= 8080
+MOTO_PORT ?= 4566
+TIME_SCALE ?= 1
 serve: $(STAMP)
-	$(PY) -m local.serve --port $(PORT)
+	$(PY) -m local.serve --port $(PORT) --moto-port $(MOTO_PORT) --time-scale $(TIME_SCALE)
+
+# The integration suite alone. Against the in-process local stack by default, or against a
+# deployed stack: APPROVALS_TARGET=localstack|aws APPROVALS_STACK=... (README, "Two targets").
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
 
 # After adding or changing a flow: the definitions, then the state machines in template.yaml.
 compile: $(STAMP)

@@ -1,8 +1,9 @@
 """The local API gateway: what API Gateway and its Cognito authorizer do on AWS, on 127.0.0.1.
 
 Each HTTP request becomes an API Gateway REST proxy event and goes to the deployed `ApiFunction`
-through moto's Lambda `invoke`, so the Lambda seam runs the handler in-process with the
-function's own environment (table, bus, state machine prefix) as configured by template.yaml.
+through Lambda `invoke`: in moto the Lambda seam runs the handler in-process with the function's
+own environment (table, bus, state machine prefix) as configured by template.yaml; in front of a
+`RemoteStack` (local/remote.py) it is the function deployed on LocalStack or AWS.
 
 The caller is proven by `Authorization: Bearer <JWT>`, signed RS256 with a key made when the
 gateway starts (so tokens die with it) and checked for signature, issuer and expiry; its
@@ -34,7 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
-from .stack import LocalStack
+from .deployed import DeployedStack
 
 ISSUER = "approvals-local-gateway"
 TOKEN_PATH = "/_local/token"
@@ -52,7 +53,7 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
 class Gateway:
     def __init__(
         self,
-        stack: LocalStack,
+        stack: DeployedStack,
         *,
         port: int = 0,
         function: str = "ApiFunction",
@@ -109,9 +110,7 @@ class Gateway:
 
     @property
     def function_name(self) -> str:
-        if self.stack.deployment is None:
-            raise RuntimeError("the local stack is not started")
-        return self.stack.deployment.resources[self.function]
+        return self.stack.resource(self.function)
 
     # --- tokens ----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from botocore.config import Config
 
 from . import eventbridge, lambda_seam, moto_fixes
 from .deploy import ROOT, Deployment, deploy
+from .deployed import DeployedStack
 
 REGION = "us-east-1"
 _SFN_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
@@ -42,10 +43,7 @@ _FAKE_ENV = {
     "AWS_REGION": REGION,
 }
 
-if str(lambda_seam.FUNCTIONS_DIR) not in sys.path:
-    sys.path.insert(0, str(lambda_seam.FUNCTIONS_DIR))
-
-from approvals import service  # noqa: E402 - needs functions/ on sys.path, as in Lambda
+from approvals import service  # noqa: E402 - .deployed put functions/ on sys.path, as in Lambda
 from approvals.adapters import aws as aws_clients  # noqa: E402
 from approvals.adapters.archive_store import ArchiveStore  # noqa: E402
 from approvals.adapters.events import Events  # noqa: E402
@@ -61,7 +59,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalStack:
+class LocalStack(DeployedStack):
     def __init__(
         self,
         *,
@@ -230,19 +228,14 @@ class LocalStack:
     # --- helpers for tests and the demo --------------------------------------------
 
     @property
+    def store(self) -> Store:
+        return self.rt.store
+
+    @property
     def rt(self) -> Runtime:
         if self.runtime is None:
             raise RuntimeError("the local stack is not started")
         return self.runtime
-
-    def version_of(self, flow: str) -> int:
-        """The highest deployed version of `flow`."""
-        deployed = self.deployment.state_machines if self.deployment else {}
-        versions = [int(name.rsplit("-v", 1)[1]) for name in deployed if name.rsplit("-v", 1)[0] == flow]
-        if not versions:
-            skipped = self.deployment.skipped if self.deployment else {}
-            raise LookupError(f"no state machine deployed for {flow} (skipped: {skipped})")
-        return max(versions)
 
     def start_approval(
         self, flow: str, requester: str, input: Mapping[str, Any], *, version: int | None = None,
@@ -252,22 +245,11 @@ class LocalStack:
             tenant or self.tenant, flow, version or self.version_of(flow), requester, input, rt=self.rt
         )
 
-    def approval(self, approval_id: str, tenant: str | None = None) -> Approval:
-        return self.rt.store.load(tenant or self.tenant, approval_id)
-
     def decide(
         self, approval_id: str, step: str, user: str, decision: str = "approve", comment: str | None = None,
         *, tenant: str | None = None,
     ) -> Approval:
         return service.decide(tenant or self.tenant, approval_id, step, user, decision, comment, rt=self.rt)
-
-    def execution_arn(self, approval_id: str, tenant: str | None = None) -> str:
-        approval = self.approval(approval_id, tenant)
-        machine = self.deployment.state_machines[f"{approval.flow}-v{approval.flow_version}"]  # type: ignore[union-attr]
-        return machine.replace(":stateMachine:", ":execution:") + f":{approval_id}"
-
-    def describe(self, approval_id: str) -> dict[str, Any]:
-        return dict(self.client("stepfunctions").describe_execution(executionArn=self.execution_arn(approval_id)))
 
     def wait_for_open_step(
         self, approval_id: str, step: str, timeout: float = 10.0, tenant: str | None = None
@@ -298,33 +280,10 @@ class LocalStack:
                 raise TimeoutError(f"{approval_id} still RUNNING after {timeout}s")
             time.sleep(self.poll_interval)
 
-    def history(self, approval_id: str) -> list[dict[str, Any]]:
-        """The execution's history events, oldest first."""
-        sfn = self.client("stepfunctions")
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(approval_id), "maxResults": 1000}
-        while True:
-            page = sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
-
     def publish(self, detail_type: str, detail: Mapping[str, Any], source: str = "external") -> list[Any]:
         """An event from another system on the approvals bus, delivered to its rules' functions."""
         assert self.deployment is not None
         return eventbridge.publish(self.client, self.deployment.bus_name, detail_type, detail, source)
-
-    def invoke(self, logical_id: str, payload: Mapping[str, Any]) -> Any:
-        """Invoke a deployed function (e.g. the scheduled SweepFunction) and return its answer."""
-        assert self.deployment is not None
-        response = self.client("lambda").invoke(FunctionName=self.deployment.function_arns[logical_id],
-                                                Payload=json.dumps(payload).encode())
-        return json.loads(response["Payload"].read() or b"null")
-
-    def audit(self, approval_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
-        """The approval's audit trail from the table."""
-        return self.rt.store.history(tenant or self.tenant, approval_id)
 
     def events(self, approval_id: str | None = None) -> list[dict[str, Any]]:
         """Business events seen on the bus so far (`{"detail-type", "detail", ...}`), oldest first."""

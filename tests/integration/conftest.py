@@ -1,12 +1,20 @@
-"""The whole local stack for integration tests: the flows compiled now, template.yaml deployed
-into in-process moto, handlers run through the Lambda seam.
+"""The stack the integration tests run against: one suite, two targets (local/remote.py).
 
-`stack` (module scope: moto stays patched only while a module that asks for it runs, so other
-tests' own `mock_aws` never nest inside it) is a started `local.stack.LocalStack`; its helpers:
-`start_approval`, `wait_for_open_step`, `decide`, `drive`, `wait_for_end`, `history`,
-`human_step_entries`, `approval`, `audit`, `events`. `gateway` puts the local gateway in front of
-it and `api` is a `local.client.Client` of that gateway (tests through the HTTP API);
-`failing_action` makes one sample action fail for a while.
+By default, the whole local stack: the flows compiled now, template.yaml deployed into
+in-process moto, handlers run through the Lambda seam. `stack` (module scope: moto stays patched
+only while a module that asks for it runs, so other tests' own `mock_aws` never nest inside it)
+is then a started `local.stack.LocalStack`; its helpers: `start_approval`, `wait_for_open_step`,
+`decide`, `drive`, `wait_for_end`, `history`, `human_step_entries`, `approval`, `audit`, `events`.
+
+With APPROVALS_TARGET=localstack or aws, `stack` is a `local.remote.RemoteStack`: the stack named
+by APPROVALS_STACK as deployed there, with flows/directory.yaml loaded into its table. Only the
+modules marked `two_targets` run (they need no more of `stack` than `local.deployed.DeployedStack`
+offers), and a test marked `flow_time(hours=...)` runs only when the target's APPROVALS_TIME_SCALE
+makes that wait shorter than APPROVALS_MAX_WAIT; the header and the summary say what was left out.
+
+Either way `gateway` puts the local gateway in front of the stack's ApiFunction and `api` is a
+`local.client.Client` of that gateway (tests through the HTTP API); `failing_action` makes one
+sample action fail for a while; `target` says how fast flow time runs.
 """
 
 from __future__ import annotations
@@ -20,14 +28,65 @@ from pathlib import Path
 import pytest
 
 from local.client import Client
+from local.deployed import DeployedStack
 from local.gateway import Gateway
+from local.remote import RemoteStack, Target, TargetError
 from local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
-# One hour of flow time is one second here: the shortest human timeout in the examples (4h)
-# becomes 4 s, ample for a test to decide in, while a 1h wait or a 1s retry takes 1 s.
-TIME_SCALE = 3600
+# Locally one hour of flow time is one second (remote.LOCAL_TIME_SCALE): the shortest human
+# timeout in the examples (4h) becomes 4 s, ample for a test to decide in, while a 1h wait or a
+# 1s retry takes 1 s.
+try:
+    TARGET = Target.from_env()
+except TargetError as error:
+    raise pytest.UsageError(str(error)) from None
+_left_out: dict[str, int] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "two_targets: runs against a deployed stack too (APPROVALS_TARGET)")
+    config.addinivalue_line("markers", "flow_time(hours): waits that long in flow time (a timeout)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"integration target: {TARGET.describe()}, flow time x{TARGET.time_scale:g}"
+
+
+def _why_left_out(item: pytest.Item) -> str | None:
+    if TARGET.remote and item.get_closest_marker("two_targets") is None:
+        return "needs the in-process local stack"
+    marker = item.get_closest_marker("flow_time")
+    if marker is not None and TARGET.seconds(float(marker.kwargs["hours"])) > TARGET.max_wait:
+        return f"waits longer than APPROVALS_MAX_WAIT={TARGET.max_wait:g}s at flow time x{TARGET.time_scale:g}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        why = _why_left_out(item) if item.path.is_relative_to(HERE) else None
+        if why is None:
+            kept.append(item)
+        else:
+            left.append(item)
+            _left_out[why] = _left_out.get(why, 0) + 1
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for why, count in sorted(_left_out.items()):
+        terminalreporter.write_line(f"integration target {TARGET.kind}: {count} tests deselected: {why}")
+
+
+@pytest.fixture(scope="session")
+def target() -> Target:
+    return TARGET
 
 
 @pytest.fixture(scope="session")
@@ -45,16 +104,23 @@ def compiled_statemachines(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(compiled_statemachines: Path) -> Iterator[LocalStack]:
+def stack(request: pytest.FixtureRequest) -> Iterator[DeployedStack]:
+    if TARGET.remote:
+        with RemoteStack.for_target(TARGET) as remote:
+            assert not remote.deployed.skipped, f"{TARGET.describe()}: {remote.deployed.skipped} (deploy again)"
+            remote.load_directory(ROOT / "flows" / "directory.yaml")
+            yield remote
+        return
     with LocalStack(
-        time_scale=TIME_SCALE, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"}
+        time_scale=TARGET.time_scale, statemachines_dir=request.getfixturevalue("compiled_statemachines"),
+        parameters={"LogLevel": "WARNING"},
     ) as local:
         assert not local.deployment or not local.deployment.skipped, local.deployment.skipped
         yield local
 
 
 @pytest.fixture(scope="module")
-def gateway(stack: LocalStack) -> Iterator[Gateway]:
+def gateway(stack: DeployedStack) -> Iterator[Gateway]:
     """The local gateway on a free port of 127.0.0.1, in front of this module's stack."""
     with Gateway(stack, port=0, quiet=True) as running:
         yield running
@@ -66,16 +132,15 @@ def api(gateway: Gateway) -> Client:
 
 
 @pytest.fixture(scope="module")
-def failing_action(stack: LocalStack) -> Callable[[str], AbstractContextManager[None]]:
+def failing_action(stack: DeployedStack) -> Callable[[str], AbstractContextManager[None]]:
     """`with failing_action("NotifyVendor"): ...`: that sample action fails while inside, through
     its FAIL_ACTIONS variable as the template sets it (setup of the stack, not something the API does).
     Its Lambda function is the template's alone, so other functions' runs are untouched."""
 
     @contextmanager
     def failing(function: str) -> Iterator[None]:
-        assert stack.deployment is not None
         lam = stack.client("lambda")
-        name = stack.deployment.resources[function]
+        name = stack.resource(function)
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         lam.update_function_configuration(FunctionName=name,
                                           Environment={"Variables": {**variables, "FAIL_ACTIONS": function}})

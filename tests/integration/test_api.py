@@ -1,16 +1,20 @@
-"""The HTTP API end to end: urllib -> local gateway (JWT check) -> moto Lambda invoke ->
-ApiFunction in-process -> DynamoDB / Step Functions in moto, and each error of api.md."""
+"""The HTTP API end to end: urllib -> local gateway (JWT check) -> Lambda invoke -> ApiFunction ->
+DynamoDB / Step Functions, and each error of api.md. Locally all of it is in-process moto; with
+APPROVALS_TARGET set, the function and everything behind it are the deployed stack's (conftest.py)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local.client import Client
+from local.deployed import DeployedStack
 from local.gateway import Gateway
-from local.stack import LocalStack
+
+pytestmark = pytest.mark.two_targets  # conftest.py
 
 LEAVE = {"days": 1, "start_date": "2026-12-01", "reason": "moving house"}
 
@@ -78,23 +82,28 @@ def test_leave_request_through_the_api(approved: dict[str, Any], api: Client, to
     assert status == 200 and all(i["approval_id"] != approved["id"] for i in inbox)
 
 
-def test_same_idempotency_key_same_approval(api: Client, token: Callable[..., str], stack: LocalStack) -> None:
+def test_same_idempotency_key_same_approval(api: Client, token: Callable[..., str], stack: DeployedStack) -> None:
+    def records() -> list[dict[str, Any]]:
+        # The records live in the approvals table, under the tenant's own partition.
+        found: list[dict[str, Any]] = stack.client("dynamodb").query(
+            TableName=stack.deployed.table_name, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "T#acme#IDEMPOTENCY"}})["Items"]
+        return found
+
+    before = {r["sk"]["S"] for r in records()}
+    key = f"leave-{uuid.uuid4().hex[:12]}"  # new on every run: a deployed stack keeps earlier runs' records
     ann = token("ann")
-    first = start_leave(api, ann, **{"Idempotency-Key": "leave-2026-12"})
-    again = start_leave(api, ann, **{"Idempotency-Key": "leave-2026-12"})
+    first = start_leave(api, ann, **{"Idempotency-Key": key})
+    again = start_leave(api, ann, **{"Idempotency-Key": key})
     assert again["id"] == first["id"]
     # The key is the caller's own: dave using the same one starts his own approval.
-    other = start_leave(api, token("dave"), **{"Idempotency-Key": "leave-2026-12"})
+    other = start_leave(api, token("dave"), **{"Idempotency-Key": key})
     assert other["id"] != first["id"] and other["requester"] == "dave"
     status, body, _ = api.request("POST", "/v1/flows/leave-request/approvals", {"input": {**LEAVE, "days": 2}},
-                                  token=ann, headers={"Idempotency-Key": "leave-2026-12"})
+                                  token=ann, headers={"Idempotency-Key": key})
     assert status == 400 and body["error"]["details"][0]["field"] == "Idempotency-Key"
-    # The records live in the approvals table, under the tenant's own partition.
-    assert stack.deployment is not None
-    records = stack.client("dynamodb").query(
-        TableName=stack.deployment.table_name, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "T#acme#IDEMPOTENCY"}})["Items"]
-    assert len(records) == 2 and all(r["status"]["S"] == "COMPLETED" for r in records)
+    added = [r for r in records() if r["sk"]["S"] not in before]
+    assert len(added) == 2 and all(r["status"]["S"] == "COMPLETED" for r in added)
 
 
 def test_400_bad_body_names_the_fields(api: Client, token: Callable[..., str]) -> None:

@@ -4,10 +4,11 @@ gateway, deciding when GET /approvals/{id} shows their step open, the outcome an
 back from the API, and each history's hash chain checked. Only `failing_action` (making a sample
 action fail, as the template's FAIL_ACTIONS does) reaches behind the API: that is setup.
 
-One hour of flow time is one second here (conftest.TIME_SCALE). Three runs wait for a human
-timeout (access-request security 4h = 4 s, leave-request director 2d = 48 s, expense-claim
-department 3d = 72 s): `slow_runs` starts them with the first test and the last tests check them,
-so the waits overlap every other run of the module.
+Runs on both targets (conftest.py). Locally one hour of flow time is one second. Three runs wait
+for a human timeout (access-request security 4h = 4 s, leave-request director 2d = 48 s,
+expense-claim department 3d = 72 s): `slow_runs` starts them with the first test and the last
+tests check them, so the waits overlap every other run of the module. Each such test is marked
+with the flow time it waits, so a target whose clock runs slower leaves it out.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from typing import Any
 import pytest
 
 from local.client import ApiError, Client, chain_links, latest, stages, step_statuses
-from local.stack import LocalStack
+from local.deployed import DeployedStack
+from local.remote import Target
+
+pytestmark = pytest.mark.two_targets
 
 FailingAction = Callable[[str], AbstractContextManager[None]]
 LEAVE = {"start_date": "2027-02-01", "reason": "family"}
@@ -78,6 +82,7 @@ def slow_runs(api: Client) -> dict[str, str]:
     return {"expense": expense, "leave": leave, "access": access}
 
 
+@pytest.mark.flow_time(hours=72)  # starts the runs the last three tests wait on
 def test_slow_runs_wait_for_the_right_people(api: Client, slow_runs: dict[str, str]) -> None:
     # security first: its 4 s are running already.
     assert sorted(api.wait_for_step_open(slow_runs["access"], "security")["assignees"]) == ["dave", "jack", "kate"]
@@ -201,14 +206,15 @@ def test_expense_unknown_reviewer_is_refused_at_start(api: Client) -> None:
     assert bad.value.status == 400 and {d["field"] for d in bad.value.details} == {"total", "category", "tip"}
 
 
-def test_expense_big_travel_cools_off_then_goes_to_the_travel_desk(api: Client) -> None:
+@pytest.mark.flow_time(hours=1)
+def test_expense_big_travel_cools_off_then_goes_to_the_travel_desk(api: Client, target: Target) -> None:
     approval_id = api.start("expense-claim", {"total": 6200, "category": "travel", "reviewer": "dave"}, "ann")["id"]
     decide_when_open(api, approval_id, "peer-review", "dave")
     department = latest(decide_when_open(api, approval_id, "department", "carol"), "department")
-    desk = api.wait_for_step_open(approval_id, "travel-desk")
+    desk = api.wait_for_step_open(approval_id, "travel-desk", timeout=target.seconds(1) + 15)
     assert desk["assignees"] == ["frank"]
     waited = (at(desk["opened_at"]) - at(department["decisions"][-1]["at"])).total_seconds()
-    assert waited >= 1.0, waited  # the 1h cooling-off is 1 s here
+    assert waited >= target.seconds(1), waited  # the 1h cooling-off
     decide_when_open(api, approval_id, "travel-desk", "frank")
     approval, _ = finished(api, approval_id, "approved")
     statuses = step_statuses(approval)
@@ -314,7 +320,7 @@ def test_access_team_lead_and_security_approve_then_granted(api: Client) -> None
     assert latest(approval, "tell-requester")["assignees"] == ["ann"]
 
 
-def test_access_grant_fails_three_times(api: Client, stack: LocalStack, failing_action: FailingAction) -> None:
+def test_access_grant_fails_three_times(api: Client, stack: DeployedStack, failing_action: FailingAction) -> None:
     with failing_action("GrantAccess"):
         approval_id = api.start("access-request", {**ACCESS, "role": "write", "hours": 4}, "ann")["id"]
         decide_when_open(api, approval_id, "team-lead", "bob")
@@ -345,18 +351,21 @@ def test_access_admin_role_also_needs_the_ciso(api: Client) -> None:
 # --- the human timeouts, last ----------------------------------------------------------------------
 
 
-def test_access_security_does_not_answer_so_rejected(api: Client, slow_runs: dict[str, str]) -> None:
+@pytest.mark.flow_time(hours=4)
+def test_access_security_does_not_answer_so_rejected(api: Client, slow_runs: dict[str, str], target: Target) -> None:
     approval_id = slow_runs["access"]
-    approval, events = finished(api, approval_id, "rejected", timeout=15)  # 4h is 4 s here
+    approval, events = finished(api, approval_id, "rejected", timeout=target.seconds(4) + 15)
     security = latest(approval, "security")
     assert security["status"] == "timed_out" and security["decisions"] == []
     assert of_type(events, "Step Timed Out") == [{"step": "security", "stage": 0, "outcome": "rejected"}]
     assert step_statuses(approval)["grant-access"] == "skipped"
 
 
-def test_leave_director_timeout_escalates_to_the_second_manager(api: Client, slow_runs: dict[str, str]) -> None:
+@pytest.mark.flow_time(hours=48)
+def test_leave_director_timeout_escalates_to_the_second_manager(api: Client, slow_runs: dict[str, str],
+                                                                target: Target) -> None:
     approval_id = slow_runs["leave"]
-    escalated = api.wait_for_step_open(approval_id, "director", stage=1, timeout=75)  # 2d is 48 s here
+    escalated = api.wait_for_step_open(approval_id, "director", stage=1, timeout=target.seconds(48) + 30)
     assert escalated["assignees"] == ["carol"]  # ann's manager's manager
     decide_when_open(api, approval_id, "director", "carol", stage=1)
     decide_when_open(api, approval_id, "hr", "ivy")
@@ -366,9 +375,11 @@ def test_leave_director_timeout_escalates_to_the_second_manager(api: Client, slo
     assert [d["step"] for d in of_type(events, "Step Escalated")] == ["director"]
 
 
-def test_expense_department_head_does_not_answer_so_auto_approved(api: Client, slow_runs: dict[str, str]) -> None:
+@pytest.mark.flow_time(hours=72)
+def test_expense_department_head_does_not_answer_so_auto_approved(api: Client, slow_runs: dict[str, str],
+                                                                  target: Target) -> None:
     approval_id = slow_runs["expense"]
-    approval, events = finished(api, approval_id, "approved", timeout=90)  # 3d is 72 s here
+    approval, events = finished(api, approval_id, "approved", timeout=target.seconds(72) + 20)
     department = latest(approval, "department")
     assert department["status"] == "timed_out" and department["decisions"] == []
     assert of_type(events, "Step Timed Out") == [{"step": "department", "stage": 0, "outcome": "approved"}]
