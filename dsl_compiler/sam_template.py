@@ -1,4 +1,5 @@
-"""The generated part of template.yaml: one state machine (and its alarm) per compiled manifest.
+"""The generated part of template.yaml: one state machine (and its alarm) per compiled manifest,
+and the managed policies that let the functions start those machines and complete their tokens.
 
 `python -m dsl_compiler template` reads every `*.manifest.json` in the state-machine folder and
 rewrites the lines between the BEGIN/END markers of template.yaml; everything outside them is
@@ -30,6 +31,10 @@ INDENT = "  "  # resources sit two spaces in, under `Resources:`
 LOG_GROUP = "StateMachineLogGroup"
 MACHINE_POLICY = "StateMachineLoggingPolicy"
 TRACING_CONDITION = "TracingOn"
+# Managed policies generated here, attached by hand in template.yaml: starting the machines
+# (StartFunction, ApiFunction) and completing their tasks (the runtime functions).
+START_POLICY = "StartApprovalMachinesPolicy"
+TASKS_POLICY = "CompleteApprovalTaskTokensPolicy"
 ALARM_ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -162,6 +167,26 @@ def _throttles_alarm(function: str) -> list[str]:
     ]
 
 
+def _machines_policy(logical: str, description: str, actions: Sequence[str], names: Sequence[str]) -> list[str]:
+    # Machine ARNs by name, not !Ref: a function's role must not depend on the machines, whose
+    # definitions name the functions (a cycle CloudFormation refuses).
+    arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+    return [
+        f"{logical}:",
+        "  Type: AWS::IAM::ManagedPolicy",
+        "  Properties:",
+        f"    Description: {description}",
+        "    PolicyDocument:",
+        "      Version: \"2012-10-17\"",
+        "      Statement:",
+        "        - Effect: Allow",
+        f"          Action: [{', '.join(actions)}]",
+        "          Resource:",
+        *(f"            - !Sub {arn}{name}" for name in names),
+        "",
+    ]
+
+
 def render(manifests: Sequence[Mapping[str, Any]], definition_dir: str = "statemachines") -> str:
     """The lines between the markers (indented for `Resources:`), ending with a newline."""
     lines: list[str] = []
@@ -178,6 +203,12 @@ def render(manifests: Sequence[Mapping[str, Any]], definition_dir: str = "statem
         called.update(functions)
     for function in sorted(called):
         lines.extend(_throttles_alarm(function))
+    names = sorted(str(m["state_machine"]) for m in manifests)
+    if names:
+        lines.extend(_machines_policy(START_POLICY, "Start an execution of the approval state machines.",
+                                      ["states:StartExecution"], names))
+        lines.extend(_machines_policy(TASKS_POLICY, "Complete the task tokens of the approval state machines.",
+                                      ["states:SendTaskSuccess", "states:SendTaskFailure"], names))
     if lines and lines[-1] == "":
         lines.pop()
     return "".join(f"{INDENT}{line}\n" if line else "\n" for line in lines)

@@ -61,6 +61,39 @@ def test_the_wildcard_check_finds_a_wildcard() -> None:
 MACHINES = _of_type("AWS::StepFunctions::StateMachine")
 
 
+def _states_grants() -> dict[str, list[tuple[tuple[str, ...], list[Any]]]]:
+    """Role -> (actions, resources) of each statement granting a `states:` action, the managed
+    policies attached to the role included."""
+    managed = {lid: [s for _, s in _statements({lid: r})] for lid, r in RESOURCES.items()
+               if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    found: dict[str, list[tuple[tuple[str, ...], list[Any]]]] = {}
+    for lid, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        statements = [s for _, s in _statements({lid: resource})]
+        for arn in resource["Properties"].get("ManagedPolicyArns", []):
+            if isinstance(arn, dict) and arn.get("Ref") in managed:
+                statements += managed[arn["Ref"]]
+        for statement in statements:
+            actions = tuple(sorted(a for a in _as_list(statement["Action"]) if a.startswith("states:")))
+            if actions:
+                found.setdefault(lid, []).append((actions, _as_list(statement["Resource"])))
+    return found
+
+
+def test_functions_start_and_complete_only_the_approval_machines() -> None:
+    names = sorted(p["StateMachineName"] for p in MACHINES.values())
+    arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+    machines = [{"Fn::Sub": arn + name} for name in names]
+    grants = _states_grants()
+    start, complete = ("states:StartExecution",), ("states:SendTaskFailure", "states:SendTaskSuccess")
+    assert grants["StartFunctionRole"] == [(start, machines)]
+    assert grants["ApiFunctionRole"] == [(start, machines), (complete, machines)]
+    for role in ("OpenStepFunctionRole", "SweepFunctionRole"):
+        assert grants[role] == [(complete, machines)], role
+    assert "FinishFunctionRole" not in grants and "NotifyFunctionRole" not in grants
+
+
 @pytest.mark.parametrize("logical_id", sorted(MACHINES))
 def test_machine_logs_errors_without_execution_data_and_may_trace(logical_id: str) -> None:
     props = MACHINES[logical_id]
