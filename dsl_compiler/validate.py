@@ -207,6 +207,12 @@ class _Checker:
                 self.error((*path, "id"), f"action ids '{other}' and '{step.id}' differ only by '-' and '_'")
             self.result_keys[key] = step.id
             self.check_action_input(path, step.input)
+            if step.compensate is not None and "branches" in path:
+                # A branch's results exist only once the whole Parallel succeeds: were another
+                # branch to reject, this action would have run and nothing could undo it.
+                self.error((*path, "compensate"), f"action '{step.id}' has a compensation, so it cannot run in a "
+                           "parallel branch (another branch rejecting would drop its result); put it after the "
+                           "parallel")
         elif isinstance(step, WaitStep):
             self.check_wait(path, step)
         elif hasattr(step, "to"):

@@ -199,6 +199,26 @@ def prepare(
     return template, machines, skipped
 
 
+def _extra_machines(
+    statemachines_dir: Path | None, machines: Mapping[str, Mapping[str, Any]], role: str | None,
+) -> dict[str, dict[str, Any]]:
+    """Machines compiled into `statemachines_dir` that template.yaml does not name (flows written
+    for a test, e.g. tests/integration/flows/), as the template would declare them: their
+    manifest's substitutions, the role of one of the template's machines (moto checks no policy)."""
+    if statemachines_dir is None or role is None:
+        return {}
+    named = {str(props.get("Name")) for props in machines.values()}
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(statemachines_dir.glob("*.manifest.json")):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        name = str(manifest["state_machine"])
+        if name not in named:
+            text = (statemachines_dir / str(manifest["definition"])).read_text(encoding="utf-8")
+            found[f"Extra{name}"] = {"Name": name, "DefinitionText": text, "RoleOf": role,
+                                     "DefinitionSubstitutions": manifest.get("substitutions") or {}}
+    return found
+
+
 def _wait_for_stack(cfn: Any, stack_name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -285,11 +305,12 @@ def deploy(
         table_name=outputs["TableName"], bus_name=outputs["EventBusName"],
         archive_bucket=outputs["ArchiveBucketName"], skipped=skipped,
     )
+    machines.update(_extra_machines(statemachines_dir, machines, next(iter(machine_roles.values()), None)))
     for logical_id, props in machines.items():
         values = {k: _resolve_value(v, resources, function_arns)
                   for k, v in (props.get("DefinitionSubstitutions") or {}).items()}
         definition = scale_times(json.loads(substitute(props["DefinitionText"], values)), time_scale)
-        role_arn = iam.get_role(RoleName=resources[machine_roles[logical_id]])["Role"]["Arn"]
+        role_arn = iam.get_role(RoleName=resources[machine_roles.get(logical_id) or props["RoleOf"]])["Role"]["Arn"]
         name = str(props.get("Name") or logical_id)
         created = sfn.create_state_machine(
             name=name, definition=json.dumps(definition), roleArn=role_arn, type=props.get("Type", "STANDARD")

@@ -191,19 +191,45 @@ def _key(step_id: str) -> str:
     return step_id.replace("-", "_")
 
 
+_RESULT_BUCKETS = ("actions", "failures", "compensation_failures")
+
+
+def _run_results(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The run's `actions`, `failures` and `compensation_failures`, those of parallel branches
+    included: a Parallel keeps each branch's final state under `parallel.<key>[i]`, actions run
+    in a branch put their results there (docs/state-machine-contract.md)."""
+    found: dict[str, dict[str, Any]] = {bucket: {} for bucket in _RESULT_BUCKETS}
+
+    def walk(node: Mapping[str, Any]) -> None:
+        parallels = node.get("parallel")
+        for branches in parallels.values() if isinstance(parallels, Mapping) else ():
+            for branch in branches if isinstance(branches, list) else ():
+                if isinstance(branch, Mapping):
+                    walk(branch)
+        for bucket in _RESULT_BUCKETS:  # after the branches: a branch starts from a copy of its parent
+            values = node.get(bucket)
+            if isinstance(values, Mapping):
+                found[bucket].update(values)
+
+    walk(state)
+    return found
+
+
 def _unopened_status(
-    step_id: str, state: Mapping[str, Any], outcome: ApprovalStatus, info: Mapping[str, StepInfo], approval: Approval
+    step_id: str, results: Mapping[str, Mapping[str, Any]], outcome: ApprovalStatus, info: Mapping[str, StepInfo],
+    approval: Approval,
 ) -> StepStatus:
-    """A step with no stage item: an action that ran (its result or error is in the state under the
-    step id with `-` as `_`; compensated if the run did not end approved and its compensation did
-    not fail), a wait some later step ran after, else one the run never reached or skipped."""
+    """A step with no stage item: an action that ran (its result or error is in the run's results
+    under the step id with `-` as `_`; compensated if the run did not end approved and its
+    compensation did not fail), a wait some later step ran after, else one the run never reached
+    or skipped."""
     key = _key(step_id)
-    actions, failures = state.get("actions") or {}, state.get("failures") or {}
+    actions, failures = results["actions"], results["failures"]
     if key in failures:
         return StepStatus.FAILED
     step = info.get(step_id)
     if key in actions:
-        undone = step is not None and step.compensate and key not in (state.get("compensation_failures") or {})
+        undone = step is not None and step.compensate and key not in results["compensation_failures"]
         return StepStatus.COMPENSATED if undone and outcome is not ApprovalStatus.APPROVED else StepStatus.SUCCEEDED
     if step is not None and step.type == "wait":
         later = step.followers
@@ -213,13 +239,13 @@ def _unopened_status(
 
 
 def _action_failures(
-    steps: Sequence[str], state: Mapping[str, Any], info: Mapping[str, StepInfo]
+    steps: Sequence[str], results: Mapping[str, Mapping[str, Any]], info: Mapping[str, StepInfo]
 ) -> list[dict[str, Any]]:
     """One `Action Failed` body per failed action and per failed compensation."""
     by_key = {_key(s): s for s in steps}
     found: list[dict[str, Any]] = []
     for bucket, compensation in (("failures", False), ("compensation_failures", True)):
-        for key, error in sorted((state.get(bucket) or {}).items()):
+        for key, error in sorted(results[bucket].items()):
             step_id = by_key.get(key, key)
             error = error if isinstance(error, Mapping) else {}
             body: dict[str, Any] = {"step": step_id, "error": error.get("Error"),
@@ -238,9 +264,10 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
     rt = rt or default_runtime()
     outcome = ApprovalStatus(event["outcome"])
     state = event.get("state") or {}
+    results = _run_results(state)
     entry = catalog.find(str(event.get("flow", "")), int(event.get("flow_version") or 0))
     info = entry.step_info if entry is not None else {}
-    failures = _action_failures(event.get("steps") or [], state, info)
+    failures = _action_failures(event.get("steps") or [], results, info)
     cc: list[str] = []
 
     def change(approval: Approval, now: datetime) -> Change | None:
@@ -250,7 +277,7 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
         writes: list[StepWrite] = []
         for step_id in event.get("steps") or []:
             if approval.current(step_id) is None:
-                status = _unopened_status(step_id, state, outcome, info, approval)
+                status = _unopened_status(step_id, results, outcome, info, approval)
                 kind = info[step_id].type if step_id in info else "approval"
                 writes.append(StepWrite(Step(step=step_id, stage=0, status=status, settled_at=at, kind=kind),
                                         may_create=True))

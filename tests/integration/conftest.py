@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from approvals import catalog
 from local.client import Client
 from local.deployed import DeployedStack
 from local.gateway import Gateway
@@ -92,9 +93,12 @@ def target() -> Target:
 @pytest.fixture(scope="session")
 def compiled_statemachines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Compile the example flows with the CLI into a fresh folder, so the tests run what the
-    compiler produces today, not what was last committed to statemachines/."""
+    compiler produces today, not what was last committed to statemachines/; with them the flows
+    written for tests (tests/integration/flows/), which the local stack deploys beside the
+    template's machines."""
     out = tmp_path_factory.mktemp("statemachines")
-    flows = sorted(str(p) for p in (ROOT / "flows").glob("*.yaml") if p.name != "directory.yaml")
+    flows = sorted(str(p) for p in [*(ROOT / "flows").glob("*.yaml"), *(HERE / "flows").glob("*.yaml")]
+                   if p.name != "directory.yaml")
     result = subprocess.run(
         [sys.executable, "-m", "dsl_compiler", "compile", *flows, "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, check=False,
@@ -111,9 +115,10 @@ def stack(request: pytest.FixtureRequest) -> Iterator[DeployedStack]:
             remote.load_directory(ROOT / "flows" / "directory.yaml")
             yield remote
         return
+    compiled: Path = request.getfixturevalue("compiled_statemachines")
     with LocalStack(
-        time_scale=TARGET.time_scale, statemachines_dir=request.getfixturevalue("compiled_statemachines"),
-        parameters={"LogLevel": "WARNING"},
+        time_scale=TARGET.time_scale, statemachines_dir=compiled, parameters={"LogLevel": "WARNING"},
+        function_env={catalog.CATALOG_ENV: str(compiled)},  # the handlers know the test flows too
     ) as local:
         assert not local.deployment or not local.deployment.skipped, local.deployment.skipped
         yield local
