@@ -20,6 +20,9 @@ if str(FUNCTIONS_DIR) not in sys.path:
 
 from approvals.adapters.store import Store  # noqa: E402 - needs functions/ on sys.path, as in Lambda
 from approvals.domain import Approval  # noqa: E402
+from approvals.domain.directory import NAME  # noqa: E402 - who may hold a token: the gateway checks it too
+
+__all__ = ["NAME", "DeployedStack"]
 
 
 class DeployedStack:

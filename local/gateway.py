@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
+from .deployed import NAME as _NAME
 from .deployed import DeployedStack
 
 ISSUER = "approvals-local-gateway"
@@ -43,7 +43,6 @@ TOKEN_PATH = "/_local/token"
 PUBLIC_RESOURCES = {"/v1/health": "/v1/health", "/openapi.json": "/openapi.json", "/docs": "/docs"}
 # API Gateway's own limit; the handler refuses bodies over its smaller one (413) by itself.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:

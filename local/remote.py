@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -178,6 +179,8 @@ class RemoteStack(DeployedStack):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from approvals.domain import InvalidInput  # functions/ is on sys.path once .deployed is imported
+
     parser = argparse.ArgumentParser(prog="python -m local.remote", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -202,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, why in sorted(deployed.skipped.items()):
                 print(f"  {name}: {why}")
             return 0
-    except (TargetError, OSError) as error:
+    except (TargetError, OSError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except InvalidInput as error:  # nothing was written
+        print(f"error: {args.file}: {error}", file=sys.stderr)
+        for detail in error.details:
+            print(f"  {detail['field']}: {detail['problem']}", file=sys.stderr)
         return 1
 
 

@@ -27,8 +27,12 @@ def test_approval_requested_event_starts_once(stack: LocalStack) -> None:
 
 
 def test_bad_approval_requested_event_starts_nothing(stack: LocalStack) -> None:
-    answers = stack.publish("Approval Requested", {"tenant": "acme", "flow": "leave-request"})
-    assert len(answers) == 1 and answers[0]["errorType"] == "ValidationError"
+    good = {"tenant": "acme", "flow": "leave-request", "requester": "ann", "input": {"days": 1}}
+    for detail in ({"tenant": "acme", "flow": "leave-request"},  # nobody asks
+                   {**good, "tenant": "acme#U#ann"},  # a key space of its own
+                   {**good, "approval_id": "x" * 65}):  # longer than the API could ever read back
+        answers = stack.publish("Approval Requested", detail)
+        assert len(answers) == 1 and answers[0]["errorType"] == "ValidationError", detail
 
 
 def test_sweep_completes_a_token_left_behind_by_a_dead_function(

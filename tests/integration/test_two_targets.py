@@ -119,3 +119,16 @@ def test_a_missing_stack_is_named_with_what_to_do(served: dict[str, str]) -> Non
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.startswith("error: cannot read stack no-such-stack:")
     assert "Deploy it first (docs/deploy.md), or name it with APPROVALS_STACK" in run.stderr
+
+
+def test_a_bad_directory_is_refused_and_the_stored_one_kept(served: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "people.yaml"
+    bad.write_text("tenant: acme\nusers:\n  - {id: ann, manager: nobody}\n", encoding="utf-8")
+    run = _run(served, "-m", "local.remote", "load-directory", str(bad), timeout=60)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stderr.splitlines() == [f"error: {bad}: the directory is not valid",
+                                       "  users[0].manager: user 'nobody' is not in the directory"]
+    with RemoteStack.for_target(Target.from_env(served)) as remote:
+        assert remote.store.get_directory("acme").exists("bob")  # still the example directory
+    good = _run(served, "-m", "local.remote", "load-directory", "flows/directory.yaml", timeout=60)
+    assert good.returncode == 0 and good.stdout.startswith("flows/directory.yaml: loaded into ")

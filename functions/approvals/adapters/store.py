@@ -34,6 +34,7 @@ from ..domain import (
     ApprovalStatus,
     Conflict,
     Directory,
+    InvalidInput,
     NotFound,
     StaleRevision,
     Step,
@@ -82,6 +83,11 @@ class Store:
     # --- directory -----------------------------------------------------------------
 
     def put_directory(self, tenant: str, doc: Mapping[str, Any]) -> None:
+        """Store a tenant's directory; InvalidInput (nothing written) when it is not valid."""
+        Directory.checked(doc)
+        if doc.get("tenant") != tenant:
+            raise InvalidInput(f"the directory is for tenant {doc.get('tenant')!r}, not {tenant!r}",
+                               [{"field": "tenant", "problem": f"must be {tenant!r}"}])
         item = {"pk": directory_pk(tenant), "sk": "DIR", "kind": "directory", "doc": json.dumps(doc, default=str)}
         self.client.put_item(TableName=self.table_name, Item=to_ddb(item))
 

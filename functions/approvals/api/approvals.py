@@ -8,13 +8,14 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from .. import service
+from ..domain.directory import APPROVAL_ID
 from .deps import caller, new_router
 from .identity import Caller
 from .models import ApprovalOut, History, InboxItem, approval_out, documented
 
 router = new_router()
 
-ApprovalId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ApprovalId = Annotated[str, Path(min_length=1, max_length=64, pattern=APPROVAL_ID.pattern)]
 
 
 @router.get("/approvals/<approval_id>", tags=["approvals"],

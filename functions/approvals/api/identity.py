@@ -8,14 +8,13 @@ name themself or their tenant.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 # Every table key starts with `T#<tenant>#`: a tenant or user with `#` (or anything odd) in it
 # could reach another key space, so such an identity counts as no identity at all.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+from ..domain.directory import NAME as _NAME
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,19 @@ dropped at their second appearance, so the same input always yields the same ass
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidInput, UnknownUser
+
+# User and tenant ids: what a verified identity may be (api/identity.py), and safe inside table
+# keys (`T#<tenant>#...`: a `#` could reach another key space).
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+# Approval ids: the execution's name too (Step Functions allows 80 characters), and a URL segment.
+APPROVAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,69 @@ def parse_time(value: str | datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def directory_problems(doc: Any) -> list[dict[str, str]]:
+    """Everything wrong with a directory document (the shape of flows/directory.yaml), as
+    `{"field", "problem"}`; empty when `Directory.from_dict` may read it. A directory is checked
+    before it is stored: a bad one would break every later stage that opens for the tenant."""
+    if not isinstance(doc, Mapping):
+        return [{"field": "directory", "problem": "must be a mapping with tenant, users, departments, delegations"}]
+    problems: list[dict[str, str]] = []
+
+    def bad(field: str, problem: str) -> None:
+        problems.append({"field": field, "problem": problem})
+
+    unknown = sorted(set(doc) - {"tenant", "users", "departments", "delegations"})
+    for key in unknown:
+        bad(str(key), "unknown key")
+    if not isinstance(doc.get("tenant"), str) or not NAME.match(doc["tenant"]):
+        bad("tenant", "required: letters, digits and ._@+- only")
+    users = _records(doc, "users", bad)
+    ids = [u.get("id") for u in users]
+    seen: set[str] = set()
+    for i, user in enumerate(users):
+        where = f"users[{i}]"
+        uid = user.get("id")
+        if not isinstance(uid, str) or not NAME.match(uid):
+            bad(f"{where}.id", "required: letters, digits and ._@+- only")
+        elif uid in seen:
+            bad(f"{where}.id", f"duplicate user {uid!r}")
+        seen.add(str(uid))
+        for key in sorted(set(user) - {"id", "name", "department", "manager", "roles"}):
+            bad(f"{where}.{key}", "unknown key")
+        manager = user.get("manager")
+        if manager is not None and manager not in ids:
+            bad(f"{where}.manager", f"user {manager!r} is not in the directory")
+        roles = user.get("roles")
+        if roles is not None and (not isinstance(roles, list) or not all(isinstance(r, str) for r in roles)):
+            bad(f"{where}.roles", "a list of role names")
+    for i, department in enumerate(_records(doc, "departments", bad)):
+        if not isinstance(department.get("id"), str):
+            bad(f"departments[{i}].id", "required")
+        if department.get("head") is not None and department["head"] not in ids:
+            bad(f"departments[{i}].head", f"user {department['head']!r} is not in the directory")
+    for i, delegation in enumerate(_records(doc, "delegations", bad)):
+        where = f"delegations[{i}]"
+        for key in ("from", "to"):
+            if delegation.get(key) not in ids:
+                bad(f"{where}.{key}", f"user {delegation.get(key)!r} is not in the directory")
+        try:
+            if parse_time(delegation["starts"]) >= parse_time(delegation["ends"]):
+                bad(f"{where}.ends", "must be after starts")
+        except (KeyError, TypeError, ValueError):
+            bad(where, "starts and ends are required ISO 8601 times")
+    return problems
+
+
+def _records(doc: Mapping[str, Any], key: str, bad: Any) -> list[Mapping[str, Any]]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        bad(key, "a list of mappings")
+        return []
+    return value
+
+
 def _unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
@@ -58,6 +128,14 @@ class Directory:
         self.users: dict[str, User] = {u.id: u for u in users}
         self.department_heads = dict(department_heads or {})
         self.delegations = list(delegations)
+
+    @classmethod
+    def checked(cls, doc: Any) -> Directory:
+        """`from_dict` of a document `directory_problems` finds nothing wrong with; else InvalidInput."""
+        problems = directory_problems(doc)
+        if problems:
+            raise InvalidInput("the directory is not valid", problems)
+        return cls.from_dict(doc)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Directory:

@@ -13,16 +13,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approvals import service
 from approvals.domain import Conflict
+from approvals.domain.directory import APPROVAL_ID, NAME
 from approvals.handlers._telemetry import count, logger
 
 
 class ApprovalRequested(BaseModel):
-    tenant: str = Field(min_length=1)
+    # Ids as the API would accept them: they become table keys and the execution's name.
+    tenant: str = Field(pattern=NAME.pattern)
     flow: str = Field(min_length=1)
     version: int | None = None
-    requester: str = Field(min_length=1)
+    requester: str = Field(pattern=NAME.pattern)
     input: dict[str, Any] = Field(default_factory=dict)
-    approval_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    approval_id: str | None = Field(default=None, pattern=APPROVAL_ID.pattern)
 
 
 class ApprovalRequestedEvent(EventBridgeModel):

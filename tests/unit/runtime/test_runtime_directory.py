@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from approvals.domain import Directory, InvalidInput, UnknownUser
+from approvals.domain.directory import directory_problems
 
 DIRECTORY_FILE = Path(__file__).resolve().parents[3] / "flows" / "directory.yaml"
 
@@ -89,3 +90,35 @@ def test_manager_cycle_does_not_loop() -> None:
     looped = Directory.from_dict({"users": [{"id": "a", "manager": "b"}, {"id": "b", "manager": "a"}]})
     assert looped.managers("a") == ["b"]
     assert looped.resolve({"manager_chain": 5}, "a", {}) == ["b"]
+
+
+def test_the_example_directory_is_valid() -> None:
+    assert directory_problems(yaml.safe_load(DIRECTORY_FILE.read_text(encoding="utf-8"))) == []
+
+
+def test_a_bad_directory_names_every_problem_and_is_not_built() -> None:
+    doc = {
+        "tenant": "acme#2",
+        "users": [{"id": "ann", "manager": "bob", "roles": "finance"}, {"id": "ann"}, {"name": "no id"}],
+        "departments": [{"id": "eng", "head": "zoe"}],
+        "delegations": [{"from": "ann", "to": "ghost", "starts": "2027-01-05T00:00:00Z", "ends": "2027-01-01"},
+                        {"from": "ann", "to": "ann"}],
+        "groups": [],
+    }
+    assert directory_problems(doc) == [
+        {"field": "groups", "problem": "unknown key"},
+        {"field": "tenant", "problem": "required: letters, digits and ._@+- only"},
+        {"field": "users[0].manager", "problem": "user 'bob' is not in the directory"},
+        {"field": "users[0].roles", "problem": "a list of role names"},
+        {"field": "users[1].id", "problem": "duplicate user 'ann'"},
+        {"field": "users[2].id", "problem": "required: letters, digits and ._@+- only"},
+        {"field": "departments[0].head", "problem": "user 'zoe' is not in the directory"},
+        {"field": "delegations[0].to", "problem": "user 'ghost' is not in the directory"},
+        {"field": "delegations[0].ends", "problem": "must be after starts"},
+        {"field": "delegations[1]", "problem": "starts and ends are required ISO 8601 times"},
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        Directory.checked(doc)
+    assert len(refused.value.details) == 10
+    assert directory_problems(["ann"]) == [
+        {"field": "directory", "problem": "must be a mapping with tenant, users, departments, delegations"}]
