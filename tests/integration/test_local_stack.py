@@ -136,6 +136,8 @@ def test_delegate_decides_acting_for_the_manager(stack: LocalStack) -> None:
                            now=lambda: datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-28"})
     stack.wait_for_open_step(approval_id, "manager")
+    waiting = [i for i in service.inbox("acme", "dave", rt=during_leave) if i["approval_id"] == approval_id]
+    assert [(i["step"], i["acting_for"]) for i in waiting] == [("manager", "bob")]
 
     service.decide("acme", approval_id, "manager", "dave", "approve", "bob is away", rt=during_leave)
 

@@ -130,6 +130,9 @@ class InboxItem(BaseModel):
     requester: str
     opened_at: str | None = None
     deadline: str | None = None
+    # Whom the caller would decide for (an active delegation), null for their own steps: the
+    # contract's shape does not say, and a stand-in needs to know.
+    acting_for: str | None = None
 
 
 class HistoryEvent(BaseModel):

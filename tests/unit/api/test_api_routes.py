@@ -115,8 +115,8 @@ def test_history_and_inbox(call: Call, fake_service: FakeService) -> None:
     fake_service.answer("history", {"source": "table", "events": [event]})
     assert call("GET", "/v1/approvals/a1/history") == (200, {"source": "table", "events": [event]})
     item = {"approval_id": "a1", "flow": "leave-request", "step": "manager", "requester": "ann",
-            "opened_at": "t", "deadline": None}
-    fake_service.answer("inbox", [item])
+            "opened_at": "t", "deadline": None, "acting_for": "carol"}
+    fake_service.answer("inbox", [{**item, "stage": 0}])  # the stage number stays inside
     assert call("GET", "/v1/inbox", claims={"sub": "bob", "tenant": "acme"}) == (200, [item])
     assert fake_service.last("inbox")[0] == ("acme", "bob")
 
