@@ -144,5 +144,25 @@ def finish_leftovers(rt: Runtime, approval: Approval) -> int:
     return done
 
 
+def state_machine_name(flow: str, version: int) -> str:
+    return f"{flow}-v{version}"
+
+
+def start_execution(rt: Runtime, approval: Approval) -> bool:
+    """Start the approval's execution, named with its id (so at most one ever runs), and drop its
+    pending mark. False, the mark kept for the sweep, when Step Functions refused."""
+    payload = {
+        "approval_id": approval.id, "tenant": approval.tenant, "flow": approval.flow,
+        "flow_version": approval.flow_version, "requester": approval.requester, "input": approval.input,
+    }
+    try:
+        rt.sfn.start(state_machine_name(approval.flow, approval.flow_version), approval.id, payload)
+    except Exception:
+        log.exception("execution of %s not started; the sweep retries", approval.id)
+        return False
+    rt.store.mark_started(approval.tenant, approval.id)
+    return True
+
+
 def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:
     rt.events.put(detail_type, body)

@@ -19,17 +19,36 @@ from . import catalog
 from .adapters.store import NewEvent, StepWrite
 from .domain import (
     Approval,
-    ApprovalStatus,
     Decision,
     DecisionRecord,
     InvalidInput,
     Outcome,
 )
 from .domain import stage as stage_rules
-from .runtime import Change, Runtime, complete_token, default_runtime, detail, emit, iso, mutate
+from .runtime import (
+    Change,
+    Runtime,
+    complete_token,
+    default_runtime,
+    detail,
+    emit,
+    iso,
+    mutate,
+    start_execution,
+    state_machine_name,
+)
 from .service_actions import add_signers, resubmit, return_step, transfer, withdraw
 from .service_common import OPEN_ONLY, acting_on, check_input, directory_of, settled
-from .service_views import comment, due_reminders, get_approval, history, inbox, remind, sweep_callbacks
+from .service_views import (
+    comment,
+    due_reminders,
+    get_approval,
+    history,
+    inbox,
+    remind,
+    sweep_callbacks,
+    sweep_starts,
+)
 
 __all__ = [
     "add_signers",
@@ -46,13 +65,10 @@ __all__ = [
     "return_step",
     "start_approval",
     "state_machine_name",
+    "sweep_starts",
     "transfer",
     "withdraw",
 ]
-
-
-def state_machine_name(flow: str, version: int) -> str:
-    return f"{flow}-v{version}"
 
 
 def list_flows(tenant: str | None = None) -> list[dict[str, Any]]:
@@ -84,24 +100,15 @@ def start_approval(
     now = iso(rt.now())
     approval = Approval(
         id=approval_id, tenant=tenant, flow=flow, flow_version=number, requester=requester,
-        input=clean, created_at=now, updated_at=now,
+        input=clean, created_at=now, updated_at=now, start_pending=True,
     )
     started = NewEvent("Approval Started", actor=requester, data={"flow": flow, "flow_version": number,
                                                                   "input": clean})
     rt.store.create(approval, [started])
-    payload = {
-        "approval_id": approval_id, "tenant": tenant, "flow": flow, "flow_version": number,
-        "requester": requester, "input": clean,
-    }
-    try:
-        rt.sfn.start(entry.state_machine or state_machine_name(flow, number), approval_id, payload)
-    except Exception:
-        # Nothing runs this approval: say so in the table rather than leave a "running" orphan.
-        mutate(rt, tenant, approval_id, lambda a, at: Change(
-            status=ApprovalStatus.FAILED, completed=True,
-            events=[NewEvent("Approval Failed", actor="system", data={"reason": "execution did not start"})]))
-        raise
     emit(rt, "Approval Started", detail(approval, None, requester=requester))
+    # Written, so it will run: if this start fails (or this function dies now) the sweep starts it.
+    # Failing the request instead would make the caller's retry a second approval.
+    start_execution(rt, approval)
     return approval_id
 
 

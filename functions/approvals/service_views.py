@@ -1,10 +1,11 @@
 """Reading an approval (state, history, inbox) and the light writes around it: comments,
-the requester's reminders, and the scheduled reminder sweep."""
+the requester's reminders, and the scheduled sweeps (reminders due, tokens left behind,
+executions that did not start)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import archiving
@@ -20,10 +21,25 @@ from .domain import (
     StepStatus,
 )
 from .domain.policy import check_remind, check_requester_of_running, check_visible, reminders_passed
-from .runtime import LEFTOVER_AFTER, Change, Runtime, default_runtime, detail, emit, finish_leftovers, iso, mutate
+from .runtime import (
+    LEFTOVER_AFTER,
+    Change,
+    Runtime,
+    default_runtime,
+    detail,
+    emit,
+    finish_leftovers,
+    iso,
+    mutate,
+    start_execution,
+)
 from .service_common import OPEN_ONLY, directory_of, event_view
 
 MAX_COMMENT = 4000
+# An approval written this recently may still be starting in the request that wrote it; one
+# whose execution Step Functions kept refusing this long fails (the requester is told).
+START_AFTER = timedelta(minutes=1)
+START_GIVE_UP = timedelta(hours=1)
 
 
 def get_approval(tenant: str, approval_id: str, user: str, *, rt: Runtime | None = None) -> Approval:
@@ -191,3 +207,47 @@ def sweep_callbacks(now: datetime | None = None, *, rt: Runtime | None = None) -
         if finish_leftovers(rt, approval):
             finished.append({"tenant": tenant, "approval_id": approval_id})
     return finished
+
+
+def sweep_starts(now: datetime | None = None, *, rt: Runtime | None = None) -> list[dict[str, Any]]:
+    """The scheduled half of "every approval written runs": start the execution of each approval
+    written more than a moment ago and never confirmed started (its execution name is its id, so
+    one that did start is not started twice); after START_GIVE_UP of refusals, fail it. Returns
+    `[{"tenant", "approval_id", "started": bool, "failed": bool}]`."""
+    rt = rt or default_runtime()
+    now = now or rt.now()
+    done: list[dict[str, Any]] = []
+    for item in rt.store.pending_starts(iso(now - START_AFTER)):
+        tenant, approval_id = str(item["tenant"]), str(item["id"])
+        try:
+            approval = rt.store.load(tenant, approval_id)
+        except NotFound:
+            continue
+        if not approval.start_pending:
+            continue  # the index lags the table
+        started = approval.status is ApprovalStatus.RUNNING and start_execution(rt, approval)
+        failed = not started and approval.status is ApprovalStatus.RUNNING and (
+            approval.created_at <= iso(now - START_GIVE_UP))
+        if failed:
+            _fail_unstarted(rt, approval)
+        if started or failed or approval.status is not ApprovalStatus.RUNNING:
+            rt.store.mark_started(tenant, approval_id)  # nothing more to start
+        done.append({"tenant": tenant, "approval_id": approval_id, "started": started, "failed": failed})
+    return done
+
+
+def _fail_unstarted(rt: Runtime, approval: Approval) -> None:
+    reason = "its execution could not be started"
+
+    def change(current: Approval, at: datetime) -> Change | None:
+        if current.status is not ApprovalStatus.RUNNING:
+            return None
+        data = {"outcome": ApprovalStatus.FAILED.value, "cc": [current.requester], "error": reason}
+        return Change(status=ApprovalStatus.FAILED, completed=True,
+                      events=[NewEvent("Approval Completed", actor="system", data=data)])
+
+    failed, planned = mutate(rt, approval.tenant, approval.id, change)
+    if planned is not None:
+        emit(rt, "Approval Completed", detail(failed, None, outcome=ApprovalStatus.FAILED.value,
+                                              cc=[failed.requester], error=reason, requester=failed.requester))
+        archiving.archive_approval(failed.tenant, failed.id, rt=rt)

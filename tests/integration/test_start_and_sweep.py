@@ -1,5 +1,6 @@
 """An `Approval Requested` event starts an approval exactly once; the sweep finishes a step whose
-function died between settling it and completing its token, and sends due reminders."""
+function died between settling it and completing its token, starts an execution that was
+refused (or whose function died) after the approval was written, and sends due reminders."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from approvals import service, service_common
 from approvals.runtime import Runtime
@@ -66,4 +68,56 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
 
 def test_scheduled_sweep_function_runs(stack: LocalStack) -> None:
     answer = stack.invoke("SweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
-    assert set(answer) == {"reminders", "recovered"}
+    assert set(answer) == {"reminders", "recovered", "starts"}
+
+
+def _refuse_starts(monkeypatch: pytest.MonkeyPatch, stack: LocalStack) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StartExecution")
+
+    monkeypatch.setattr(stack.rt.sfn, "start", refuse)
+
+
+def _later(stack: LocalStack, by: timedelta) -> Runtime:
+    return Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events, archive=stack.rt.archive,
+                   now=lambda: stack.rt.now() + by)
+
+
+def _swept(stack: LocalStack, approval_id: str, by: timedelta) -> list[dict[str, Any]]:
+    return [s for s in service.sweep_starts(rt=_later(stack, by)) if s["approval_id"] == approval_id]
+
+
+def test_a_refused_start_is_started_by_the_sweep_once(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    _refuse_starts(monkeypatch, stack)
+    approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
+    monkeypatch.undo()
+    # Written and announced, so the caller's answer stands; nothing runs it yet.
+    approval = stack.approval(approval_id)
+    assert approval.status.value == "running" and approval.start_pending
+    with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
+        stack.describe(approval_id)
+    assert _swept(stack, approval_id, timedelta(seconds=5)) == []  # the request may still be starting it
+
+    assert _swept(stack, approval_id, timedelta(minutes=2)) == [
+        {"tenant": "acme", "approval_id": approval_id, "started": True, "failed": False}]
+    assert _swept(stack, approval_id, timedelta(minutes=2)) == []
+    stack.wait_for_open_step(approval_id, "manager")
+    assert not stack.approval(approval_id).start_pending
+    assert [e["type"] for e in stack.audit(approval_id)].count("Approval Started") == 1
+
+
+def test_a_start_refused_for_an_hour_fails_the_approval(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    _refuse_starts(monkeypatch, stack)
+    approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
+    assert _swept(stack, approval_id, timedelta(minutes=2)) == [
+        {"tenant": "acme", "approval_id": approval_id, "started": False, "failed": False}]  # tried again
+    assert _swept(stack, approval_id, timedelta(hours=2)) == [
+        {"tenant": "acme", "approval_id": approval_id, "started": False, "failed": True}]
+    monkeypatch.undo()
+    assert _swept(stack, approval_id, timedelta(hours=3)) == []
+    approval = stack.approval(approval_id)
+    assert approval.status.value == "failed" and approval.completed_at and not approval.start_pending
+    completed = [e for e in stack.audit(approval_id) if e["type"] == "Approval Completed"]
+    assert [e["data"]["outcome"] for e in completed] == ["failed"]
+    told = [e for e in stack.events(approval_id) if e["detail-type"] == "Approval Completed"]
+    assert len(told) == 1 and told[0]["detail"]["cc"] == ["ann"]

@@ -41,10 +41,15 @@ class StepFunctions:
         return prefix + name
 
     def start(self, state_machine: str, name: str, payload: Mapping[str, Any]) -> str:
-        """Start `state_machine` with execution name `name`; a repeat with the same input starts nothing."""
-        response = self.client.start_execution(
-            stateMachineArn=self.state_machine_arn(state_machine), name=name, input=json.dumps(payload)
-        )
+        """Start `state_machine` with execution name `name`. Names are unique per machine, so a
+        repeat starts nothing: an execution of that name (running or not) counts as started."""
+        arn = self.state_machine_arn(state_machine)
+        try:
+            response = self.client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+            return arn.replace(":stateMachine:", ":execution:") + f":{name}"
         return str(response["executionArn"])
 
     def succeed(self, token: str, output: Mapping[str, Any]) -> None:

@@ -218,6 +218,26 @@ class Store:
             found += self._query_index(f"REMIND#{shard}", until + "~")
         return found
 
+    def pending_starts(self, until: str) -> list[dict[str, Any]]:
+        """Approvals written at or before `until` whose execution was not confirmed started."""
+        found: list[dict[str, Any]] = []
+        for shard in range(REMIND_SHARDS):
+            found += self._query_index(f"START#{shard}", until + "~")
+        return found
+
+    def mark_started(self, tenant: str, approval_id: str) -> None:
+        """The execution runs: drop the approval from the sweep's starts. Not a change anyone sees
+        (no revision): a writer that still holds the pending flag may put it back, and the sweep
+        then finds the execution running and drops it again."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key=to_ddb({"pk": approval_pk(tenant, approval_id), "sk": "A"}),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk, start_pending", ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def pending_callbacks(self, until: str) -> list[dict[str, Any]]:
         """Stages settled at or before `until` whose token was never completed (every tenant)."""
         found: list[dict[str, Any]] = []

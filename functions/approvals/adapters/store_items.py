@@ -159,14 +159,22 @@ def inbox_item(approval: Approval, stage: Step, user: str) -> dict[str, Any]:
     }
 
 
+def start_pk(approval_id: str) -> str:
+    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
+    return f"START#{shard}"
+
+
 def approval_item(a: Approval) -> dict[str, Any]:
-    return {
+    item = {
         "pk": approval_pk(a.tenant, a.id), "sk": "A", "kind": "approval", "id": a.id, "tenant": a.tenant,
         "flow": a.flow, "flow_version": a.flow_version, "requester": a.requester, "input": a.input,
         "status": a.status.value, "revision": a.revision, "created_at": a.created_at,
         "updated_at": a.updated_at, "event_seq": a.event_seq, "last_hash": a.last_hash,
         "completed_at": a.completed_at or None,
     }
+    if a.start_pending:
+        item.update(start_pending=True, gsi1pk=start_pk(a.id), gsi1sk=f"{a.created_at}#{a.tenant}#{a.id}")
+    return item
 
 
 def approval_from(d: Mapping[str, Any]) -> Approval:
@@ -175,7 +183,7 @@ def approval_from(d: Mapping[str, Any]) -> Approval:
         requester=d["requester"], input=d.get("input") or {}, status=ApprovalStatus(d["status"]),
         revision=int(d["revision"]), created_at=d.get("created_at", ""), updated_at=d.get("updated_at", ""),
         event_seq=int(d.get("event_seq", 0)), last_hash=d.get("last_hash", ""),
-        completed_at=d.get("completed_at") or "",
+        completed_at=d.get("completed_at") or "", start_pending=bool(d.get("start_pending")),
     )
 
 

@@ -204,6 +204,9 @@ class Approval:
     event_seq: int = 0
     last_hash: str = ""
     completed_at: str = ""  # set once by Finish (the status may turn `withdrawn` before that)
+    # Written before its execution is started: until that is confirmed the sweep makes sure it
+    # starts (a function that died, or a StartExecution refused, between the two).
+    start_pending: bool = False
 
     def current(self, step: str) -> Step | None:
         """The latest stage of `step`, or None if it never opened."""

@@ -1,5 +1,6 @@
-"""SweepFunction, on a schedule: send the reminders that are due, and complete the tokens of
-stages that were settled but never told to their Task (a function died in between)."""
+"""SweepFunction, on a schedule: send the reminders that are due, complete the tokens of
+stages that were settled but never told to their Task (a function died in between), and start
+the executions of approvals written but never started."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Appr
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reminders = service.due_reminders()
     finished = service.sweep_callbacks()
+    starts = service.sweep_starts()
     metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(reminders))
     metrics.add_metric(name="CallbacksRecovered", unit=MetricUnit.Count, value=len(finished))
+    metrics.add_metric(name="StartsRecovered", unit=MetricUnit.Count, value=sum(s["started"] for s in starts))
     if finished:
         logger.warning("completed tokens left behind", extra={"approvals": finished})
-    return {"reminders": len(reminders), "recovered": finished}
+    if starts:
+        logger.warning("approvals whose execution had not started", extra={"approvals": starts})
+    return {"reminders": len(reminders), "recovered": finished, "starts": starts}

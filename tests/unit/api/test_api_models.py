@@ -29,7 +29,9 @@ def test_response_models_have_exactly_the_contract_fields() -> None:
                                              "revision", "created_at", "updated_at", "steps"}
     assert set(StepOut.model_fields) == {"step", "status", "mode", "assignees", "decisions", "opened_at", "deadline"}
     assert set(DecisionOut.model_fields) == {"user", "acting_for", "decision", "comment", "at"}
-    assert set(InboxItem.model_fields) == {"approval_id", "flow", "step", "requester", "opened_at", "deadline"}
+    # acting_for is one more than the contract's inbox item: whom a stand-in decides for.
+    assert set(InboxItem.model_fields) == {"approval_id", "flow", "step", "requester", "opened_at", "deadline",
+                                           "acting_for"}
     assert set(History.model_fields) == {"source", "events"}
 
 
