@@ -420,9 +420,18 @@ class _Emitter:
             # Leaf steps only: a branch or parallel is not a step anyone sees in the approval.
             "steps": [n.id for n in self.ir.walk() if not isinstance(n, BranchNode | ParallelNode)],
             "cc": list(self.ir.cc),
-            "notify": {o: list(v) for o, v in self.ir.notify.items() if v},
+            "notify": {o: self.outcome_notify(o, v) for o, v in self.ir.notify.items() if v},
             "state.$": "$",
         }
+
+    def outcome_notify(self, outcome: str, to: tuple[Any, ...]) -> dict[str, Any]:
+        """`{"to": [specs], "message": text}` for an outcome's notifies; no `message` when the flow
+        gave none. (Machines compiled before the message was passed on send the bare list of specs.)"""
+        found: dict[str, Any] = {"to": list(to)}
+        message = self.ir.notify_messages.get(outcome)
+        if message is not None:
+            found["message"] = message
+        return found
 
     def resubmission(self, first_step: str) -> None:
         payload = {

@@ -128,6 +128,9 @@ class FlowIR:
     step_ids: tuple[str, ...]
     cc: tuple[Json, ...]
     notify: dict[str, tuple[Json, ...]]
+    # The `message` of an outcome's `notify` items (those that give one, in order, each once, a line
+    # each), for the outcomes that have one.
+    notify_messages: dict[str, str]
     on_actions: dict[str, tuple[OutcomeActionNode, ...]]
     settings: Json
     input_fields: dict[str, Json]
@@ -276,15 +279,20 @@ def _json_mode(mode: Any) -> Json:
     return mode if isinstance(mode, str) else _json(mode)
 
 
-def _outcome_items(spec: FlowSpec, key: str) -> tuple[tuple[Json, ...], tuple[OutcomeActionNode, ...]]:
+def _outcome_items(
+    spec: FlowSpec, key: str
+) -> tuple[tuple[Json, ...], str | None, tuple[OutcomeActionNode, ...]]:
     notify: list[Json] = []
+    messages: list[str] = []
     actions: list[OutcomeActionNode] = []
     for item in getattr(spec, key) or []:
         if isinstance(item, OutcomeNotify):
             notify.extend(_json(a) for a in item.notify)
+            if item.message and item.message not in messages:
+                messages.append(item.message)
         elif isinstance(item, OutcomeRun):
             actions.append(_call(item.action))
-    return tuple(notify), tuple(actions)
+    return tuple(notify), "\n".join(messages) or None, tuple(actions)
 
 
 def build(flow: ValidatedFlow) -> FlowIR:
@@ -292,9 +300,12 @@ def build(flow: ValidatedFlow) -> FlowIR:
     builder = _Builder(flow)
     steps = builder.sequence(list(spec.steps), ("steps",), 0, ())
     notify: dict[str, tuple[Json, ...]] = {}
+    notify_messages: dict[str, str] = {}
     on_actions: dict[str, tuple[OutcomeActionNode, ...]] = {}
     for outcome in ("approved", "rejected", "withdrawn"):
-        notify[outcome], on_actions[outcome] = _outcome_items(spec, f"on_{outcome}")
+        notify[outcome], message, on_actions[outcome] = _outcome_items(spec, f"on_{outcome}")
+        if message is not None:
+            notify_messages[outcome] = message
     settings = _json(spec.settings) if spec.settings else {}
     return FlowIR(
         flow=spec.flow,
@@ -304,6 +315,7 @@ def build(flow: ValidatedFlow) -> FlowIR:
         step_ids=tuple(n.id for n in _walk(steps)),
         cc=tuple(_json(a) for a in spec.cc or ()),
         notify=notify,
+        notify_messages=notify_messages,
         on_actions=on_actions,
         settings=settings,
         input_fields={name: _json(f) for name, f in (spec.input or {}).items()},

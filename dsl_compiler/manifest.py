@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .emit import FINISH, NOTIFY, OPEN_STEP, TIMED_OUT, Emitted, arn
-from .ir import ActionNode, ApprovalNode, FlowIR, Stage
+from .ir import ActionNode, ApprovalNode, FlowIR, Stage, WaitNode
 
 RUNTIME_FUNCTIONS = (OPEN_STEP, NOTIFY, TIMED_OUT, FINISH)
 
@@ -24,7 +24,10 @@ def _events(ir: FlowIR) -> list[str]:
 
 
 def input_schema(ir: FlowIR) -> dict[str, Any]:
-    """JSON Schema of the request input: the runtime validates requests against it at start."""
+    """JSON Schema of the request input: the runtime validates requests against it at start (and at
+    resubmission). A field a wait's `until` reads is a `date-time`: the runtime refuses a value that
+    the machine's Wait state would fail on."""
+    timestamps = {n.until_field for n in ir.walk() if isinstance(n, WaitNode) and n.until_field}
     props: dict[str, Any] = {}
     required = []
     for name, spec in ir.input_fields.items():
@@ -41,6 +44,8 @@ def input_schema(ir: FlowIR) -> dict[str, Any]:
             prop["maxLength" if spec["type"] == "string" else "maxItems"] = spec["max_length"]
         if "items" in spec:
             prop["items"] = {"type": spec["items"]["type"]}
+        if name in timestamps:
+            prop["format"] = "date-time"
         props[name] = prop
         if spec.get("required"):
             required.append(name)

@@ -283,6 +283,10 @@ class _Checker:
                 self.error(
                     (*path, "until"), f"until must be '$.field' naming a declared string field, not '{step.until}'"
                 )
+            elif not declared.required:
+                # Step Functions fails the run at a Wait whose TimestampPath finds nothing.
+                self.error((*path, "until"), f"until field '{name}' must be required: true, or the run fails at "
+                           "the wait when it is absent")
 
     def check_condition(self, path: Path, text: str) -> None:
         node, _ = self.root.find(path)

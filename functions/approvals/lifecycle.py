@@ -4,6 +4,7 @@ may be repeated by a `Retry`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,22 +29,37 @@ from .runtime import Change, Runtime, complete_token, default_runtime, detail, e
 WITHDRAWN = "Approval.Withdrawn"
 
 
-def _assignees(directory: Directory, event: Mapping[str, Any], approval: Approval) -> tuple[list[str], str | None]:
-    """Resolve the stage's approvers; with nobody found apply `if_no_approvers`. Returns the
-    assignees and, when nobody decides, the outcome to settle with at once."""
+def _assignees(
+    directory: Directory, event: Mapping[str, Any], approval: Approval
+) -> tuple[list[str], str | None, str, list[str]]:
+    """Resolve the stage's approvers. People the directory does not know are left out (nobody
+    could act as them); when those left cannot meet the stage's rule (nobody, or fewer than its
+    quorum) `if_no_approvers` applies. Returns the assignees, the outcome to settle with at once
+    when nobody will decide, why, and the ids left out."""
     spec = event["spec"]
     if event.get("kind") == "resubmit":
-        return [approval.requester], None
-    found = directory.resolve_all(spec.get("approvers") or [], approval.requester, approval.input)
-    if found:
-        return found, None
+        return [approval.requester], None, "", []
+    rule = parse_mode(spec.get("mode", "any"))
+    found, unknown = _known(directory, directory.resolve_all(spec.get("approvers") or [], approval.requester,
+                                                             approval.input))
+    if rule.met_by(len(found)):
+        return found, None, "", unknown
+    reason = "no approvers" if not found else f"{len(found)} approvers cannot meet mode {json.dumps(rule.to_json())}"
     policy = (event.get("settings") or {}).get("if_no_approvers", "reject")
     if isinstance(policy, Mapping) and "fallback" in policy:
-        found = directory.resolve_all(policy["fallback"], approval.requester, approval.input)
-        return (found, None) if found else ([], Outcome.REJECTED.value)
+        fallback, left_out = _known(directory, directory.resolve_all(policy["fallback"], approval.requester,
+                                                                     approval.input))
+        unknown += left_out
+        if rule.met_by(len(fallback)):
+            return fallback, None, "", unknown
+        return fallback, Outcome.REJECTED.value, reason, unknown
     if policy in ("approve", "reject"):
-        return [], Outcome.APPROVED.value if policy == "approve" else Outcome.REJECTED.value
+        return found, Outcome.APPROVED.value if policy == "approve" else Outcome.REJECTED.value, reason, unknown
     raise InvalidInput(f"unknown if_no_approvers {policy!r}")
+
+
+def _known(directory: Directory, users: Sequence[str]) -> tuple[list[str], list[str]]:
+    return [u for u in users if directory.exists(u)], [u for u in users if not directory.exists(u)]
 
 
 def _auto_approved(settings: Mapping[str, Any], approval: Approval, assignees: Sequence[str]) -> bool:
@@ -94,8 +110,7 @@ def open_step(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, 
             data = {"step": step_id, "stage": stage.stage, "reason": f"approval {approval.status.value}"}
             return Change(steps=[StepWrite(stage, may_create=True)], result=stage,
                           events=[NewEvent("Step Cancelled", actor="system", data=data)])
-        assignees, settled = _assignees(directory, event, approval)
-        reason = "no approvers"
+        assignees, settled, reason, unknown = _assignees(directory, event, approval)
         if settled is None and stage.kind == "approval" and _auto_approved(event.get("settings") or {}, approval,
                                                                           assignees):
             settled, reason = Outcome.APPROVED.value, "auto_approve"
@@ -108,6 +123,8 @@ def open_step(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, 
         writes = [StepWrite(stage, may_create=True)]
         data = {"step": step_id, "stage": stage.stage, "machine_stage": stage.machine_stage, "assignees": assignees,
                 "mode": stage.mode, "deadline": stage.deadline, "kind": stage.kind, "delegates": stage.delegates}
+        if unknown:
+            data["not_in_directory"] = unknown
         events = [NewEvent("Step Opened", actor="system", data=data)]
         if stage.machine_stage > 0 and previous is not None and previous.status is StepStatus.OPEN:
             # An escalation replaces the stage that timed out.
@@ -257,6 +274,19 @@ def _action_failures(
     return found
 
 
+def _outcome_notify(notify: Any, outcome: ApprovalStatus) -> tuple[list[Any], str | None]:
+    """Who the flow's `on_<outcome>: notify` tells and its message, from FinishFunction's `notify`:
+    keyed by outcome, each `{"to": [specs], "message": text}` (`message` only when the flow gives
+    one). Machines compiled before the message was passed on send `{"<outcome>": [specs]}`, which
+    is still taken (as is a bare list of specs, for any outcome)."""
+    if isinstance(notify, Mapping):
+        notify = notify.get(outcome.value)
+    if isinstance(notify, Mapping):
+        message = notify.get("message")
+        return list(notify.get("to") or []), message if isinstance(message, str) and message else None
+    return list(notify or []), None
+
+
 def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
     """`FinishFunction`: the approval takes its outcome; steps that never opened become `skipped`
     (or, for actions, `succeeded`/`failed`/`compensated` from the state), stages still open (a
@@ -268,6 +298,8 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
     entry = catalog.find(str(event.get("flow", "")), int(event.get("flow_version") or 0))
     info = entry.step_info if entry is not None else {}
     failures = _action_failures(event.get("steps") or [], results, info)
+    notify, message = _outcome_notify(event.get("notify"), outcome)
+    said = {"message": message} if message is not None else {}  # only when the flow gave one
     cc: list[str] = []
 
     def change(approval: Approval, now: datetime) -> Change | None:
@@ -284,14 +316,11 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
         for stage in approval.open_stages():
             cancelled = replace(stage, status=StepStatus.CANCELLED, settled_at=at)
             writes.append(StepWrite(cancelled, expect=frozenset({StepStatus.OPEN})))
-        notify = event.get("notify") or []
-        if isinstance(notify, Mapping):  # the compiler sends on_<outcome> notifies keyed by outcome
-            notify = notify.get(outcome.value) or []
         cc[:] = _recipients(rt, approval, [*(event.get("cc") or []), *notify])
         if outcome is ApprovalStatus.FAILED and approval.requester not in cc:
             cc.append(approval.requester)  # the requester is always told that their request failed
         events = [NewEvent("Action Failed", actor="system", data=body) for body in failures]
-        data = {"outcome": outcome.value, "cc": list(cc), "error": state.get("error")}
+        data = {"outcome": outcome.value, "cc": list(cc), "error": state.get("error"), **said}
         events.append(NewEvent("Approval Completed", actor="system", data=data))
         return Change(steps=writes, status=outcome, events=events, completed=True)
 
@@ -301,7 +330,7 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
             emit(rt, "Action Failed", detail(approval, body["step"], **{k: v for k, v in body.items() if k != "step"},
                                              requester=approval.requester, to=[approval.requester]))
         emit(rt, "Approval Completed", detail(approval, None, outcome=outcome.value, cc=cc,
-                                              requester=approval.requester))
+                                              requester=approval.requester, **said))
     # Also on a repeated invocation: an earlier one may have died between the outcome and the archive.
     key = archiving.archive_approval(approval.tenant, approval.id, rt=rt)
     return {"approval_id": approval.id, "outcome": approval.status.value, "archive_key": key}

@@ -165,4 +165,14 @@ def start_execution(rt: Runtime, approval: Approval) -> bool:
 
 
 def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:
-    rt.events.put(detail_type, body)
+    """Publish a business event after the change it tells of was saved. A refusal does not undo
+    or fail that change (a caller's retry would find it done, or start a second approval): the
+    event waits in the table's outbox and the sweep publishes it (at least once)."""
+    try:
+        rt.events.put(detail_type, body)
+    except Exception:
+        log.exception("%s for %s not published; kept for the sweep", detail_type, body.get("approval_id"))
+        try:
+            rt.store.put_outbox(detail_type, body, iso(rt.now()))
+        except Exception:
+            log.exception("%s for %s is lost: the outbox write failed too", detail_type, body.get("approval_id"))

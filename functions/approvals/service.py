@@ -47,6 +47,7 @@ from .service_views import (
     inbox,
     remind,
     sweep_callbacks,
+    sweep_outbox,
     sweep_starts,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "return_step",
     "start_approval",
     "state_machine_name",
+    "sweep_outbox",
     "sweep_starts",
     "transfer",
     "withdraw",

@@ -4,6 +4,7 @@ executions that did not start)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -251,3 +252,18 @@ def _fail_unstarted(rt: Runtime, approval: Approval) -> None:
         emit(rt, "Approval Completed", detail(failed, None, outcome=ApprovalStatus.FAILED.value,
                                               cc=[failed.requester], error=reason, requester=failed.requester))
         archiving.archive_approval(failed.tenant, failed.id, rt=rt)
+
+
+def sweep_outbox(*, rt: Runtime | None = None) -> int:
+    """Publish the events EventBridge refused when they happened (runtime.emit), then drop them;
+    one refused again stays for the next sweep. Returns how many were published."""
+    rt = rt or default_runtime()
+    published = 0
+    for item in rt.store.pending_outbox(iso(rt.now())):
+        try:
+            rt.events.put(str(item["detail_type"]), json.loads(str(item["detail"])))
+        except Exception:
+            continue  # still refused: the next sweep tries again
+        rt.store.delete_outbox(item)
+        published += 1
+    return published

@@ -68,7 +68,7 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
 
 def test_scheduled_sweep_function_runs(stack: LocalStack) -> None:
     answer = stack.invoke("SweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
-    assert set(answer) == {"reminders", "recovered", "starts"}
+    assert set(answer) == {"reminders", "recovered", "starts", "republished"}
 
 
 def _refuse_starts(monkeypatch: pytest.MonkeyPatch, stack: LocalStack) -> None:
@@ -121,3 +121,24 @@ def test_a_start_refused_for_an_hour_fails_the_approval(stack: LocalStack, monke
     assert [e["data"]["outcome"] for e in completed] == ["failed"]
     told = [e for e in stack.events(approval_id) if e["detail-type"] == "Approval Completed"]
     assert len(told) == 1 and told[0]["detail"]["cc"] == ["ann"]
+
+
+def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
+    stack.wait_for_open_step(approval_id, "manager")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("EventBridge refused Decision Recorded")
+
+    monkeypatch.setattr(stack.rt.events, "put", refuse)
+    # The decision is saved and answered as usual: the event waits in the outbox.
+    after = service.decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
+    monkeypatch.undo()
+    assert after.current("manager") is not None and after.current("manager").status.value == "approved"
+    decided = [e for e in stack.events(approval_id) if e["detail-type"] == "Decision Recorded"]
+    assert decided == []
+    assert service.sweep_outbox(rt=stack.rt) >= 1
+    assert service.sweep_outbox(rt=stack.rt) == 0  # published once, then gone
+    decided = [e for e in stack.events(approval_id) if e["detail-type"] == "Decision Recorded"]
+    assert [(e["detail"]["user"], e["detail"]["decision"]) for e in decided] == [("bob", "approve")]

@@ -21,8 +21,10 @@ when its change does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -237,6 +239,26 @@ class Store:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+    # --- outbox: events EventBridge refused, published again by the sweep ------------------
+
+    def put_outbox(self, detail_type: str, detail: Mapping[str, Any], at: str) -> None:
+        tenant = str(detail.get("tenant") or "-")
+        key = f"{at}#{uuid.uuid4().hex}"
+        shard = int(hashlib.sha256(key.encode()).hexdigest(), 16) % REMIND_SHARDS
+        item = {"pk": f"T#{tenant}#OUTBOX", "sk": key, "kind": "outbox", "detail_type": detail_type,
+                "detail": json.dumps(detail, default=str), "gsi1pk": f"OUTBOX#{shard}", "gsi1sk": key}
+        self.client.put_item(TableName=self.table_name, Item=to_ddb(item))
+
+    def pending_outbox(self, until: str) -> list[dict[str, Any]]:
+        """Events waiting to be published again, oldest first within each shard (every tenant)."""
+        found: list[dict[str, Any]] = []
+        for shard in range(REMIND_SHARDS):
+            found += self._query_index(f"OUTBOX#{shard}", until + "~")
+        return found
+
+    def delete_outbox(self, item: Mapping[str, Any]) -> None:
+        self.client.delete_item(TableName=self.table_name, Key=to_ddb({"pk": item["pk"], "sk": item["sk"]}))
 
     def pending_callbacks(self, until: str) -> list[dict[str, Any]]:
         """Stages settled at or before `until` whose token was never completed (every tenant)."""

@@ -34,6 +34,10 @@ class Rule:
             return max(1, math.ceil(assignees * self.value / 100))
         return assignees  # all, sequential
 
+    def met_by(self, assignees: int) -> bool:
+        """Can this many assignees ever approve the stage? (A quorum of 3 among 2 cannot.)"""
+        return assignees >= 1 and self.required(assignees) <= assignees
+
     def to_json(self) -> Any:
         return {self.kind: self.value} if self.kind in ("quorum", "percent") else self.kind
 

@@ -1,12 +1,15 @@
 """A request's input checked against its flow's `input_schema` (the JSON Schema subset the compiler
 writes: an object of typed properties with `required`, `default`, `enum`, `minimum`, `maximum`,
-`maxLength`, `items` and `additionalProperties: false`). Every problem is reported, not the first."""
+`maxLength`, `maxItems`, `format: date-time`, `items` and `additionalProperties: false`). Every problem
+is reported, not the first."""
 
 from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from .errors import InvalidInput
@@ -15,6 +18,10 @@ _TYPE_NAMES = {
     "string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false",
     "array": "a list", "object": "an object", "null": "null",
 }
+# RFC 3339, the ISO 8601 profile a Step Functions Wait takes (`TimestampPath`): an upper-case T, seconds,
+# and a zone (an upper-case Z or a numeric offset).
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
+_DATE_TIME_PROBLEM = "must be an ISO 8601 timestamp with a time zone, like 2026-12-01T09:00:00Z"
 
 
 def type_ok(kind: str, value: Any) -> bool:
@@ -53,9 +60,29 @@ def _check_value(field: str, schema: Mapping[str, Any], value: Any, problems: li
     limit = schema.get("maxLength", schema.get("max_length"))
     if isinstance(value, str) and limit is not None and len(value) > int(limit):
         problems.append({"field": field, "problem": f"must be at most {int(limit)} characters"})
+    if isinstance(value, str) and schema.get("format") == "date-time" and not is_date_time(value):
+        problems.append({"field": field, "problem": _DATE_TIME_PROBLEM})
+    items = schema.get("maxItems", schema.get("max_length"))
+    if isinstance(value, list) and items is not None and len(value) > int(items):
+        problems.append({"field": field, "problem": f"must have at most {_count(int(items), 'item')}"})
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(value):
             _check_value(f"{field}[{index}]", schema["items"], item, problems)
+
+
+def is_date_time(text: str) -> bool:
+    """An ISO 8601 timestamp with a time zone, as a Step Functions Wait takes it (`2026-12-01T09:00:00Z`)."""
+    if not _DATE_TIME.fullmatch(text):
+        return False
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:  # a month 13, a 25th hour...
+        return False
+    return parsed.tzinfo is not None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _number(value: Any) -> str:

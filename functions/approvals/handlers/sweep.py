@@ -1,6 +1,7 @@
 """SweepFunction, on a schedule: send the reminders that are due, complete the tokens of
 stages that were settled but never told to their Task (a function died in between), and start
-the executions of approvals written but never started."""
+the executions of approvals written but never started, and publish the events EventBridge
+refused."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reminders = service.due_reminders()
     finished = service.sweep_callbacks()
     starts = service.sweep_starts()
+    published = service.sweep_outbox()
     metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(reminders))
     metrics.add_metric(name="CallbacksRecovered", unit=MetricUnit.Count, value=len(finished))
     metrics.add_metric(name="StartsRecovered", unit=MetricUnit.Count, value=sum(s["started"] for s in starts))
+    metrics.add_metric(name="EventsRepublished", unit=MetricUnit.Count, value=published)
     if finished:
         logger.warning("completed tokens left behind", extra={"approvals": finished})
     if starts:
         logger.warning("approvals whose execution had not started", extra={"approvals": starts})
-    return {"reminders": len(reminders), "recovered": finished, "starts": starts}
+    return {"reminders": len(reminders), "recovered": finished, "starts": starts, "republished": published}

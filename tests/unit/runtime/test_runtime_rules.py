@@ -114,3 +114,11 @@ def test_once_settled_a_stage_stays_settled(stage: tuple[object, list[str], list
     approvals = sum(1 for v in decided.values() if v is A)
     if outcome is Outcome.APPROVED:
         assert approvals >= parse_mode(mode).required(len(people))
+
+
+@pytest.mark.parametrize(("mode", "people", "met"), [
+    ("any", 0, False), ("any", 1, True), ("all", 3, True), ("sequential", 1, True),
+    ({"quorum": 3}, 2, False), ({"quorum": 3}, 3, True), ({"percent": 50}, 1, True), ({"percent": 100}, 0, False),
+])
+def test_a_rule_is_met_only_by_enough_people(mode: object, people: int, met: bool) -> None:
+    assert parse_mode(mode).met_by(people) is met

@@ -23,7 +23,8 @@ SCHEMA: dict[str, Any] = {
         "start_date": {"type": "string"},
         "currency": {"type": "string", "default": "USD", "enum": ["USD", "EUR"]},
         "urgent": {"type": "boolean", "default": False},
-        "receipts": {"type": "array", "items": {"type": "string"}},
+        "receipts": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "effective": {"type": "string", "format": "date-time"},  # the compiler's mark on a wait's `until` field
     },
 }
 GOOD = {"days": 1, "start_date": "2026-12-01", "hours": 8}
@@ -55,6 +56,10 @@ def test_defaults_are_filled_in() -> None:
         ({"urgent": "yes"}, "urgent", "must be true or false"),
         ({"receipts": "r1.pdf"}, "receipts", "must be a list"),
         ({"receipts": ["r1.pdf", 3]}, "receipts[1]", "must be a string"),
+        ({"receipts": ["r1.pdf", "r2.pdf", "r3.pdf"]}, "receipts", "must have at most 2 items"),
+        ({"effective": "2026-12-01"}, "effective", "must be an ISO 8601 timestamp with a time zone, like "
+                                                   "2026-12-01T09:00:00Z"),
+        ({"effective": 20261201}, "effective", "must be a string"),
         ({"start_date": None}, "start_date", "must be a string"),
     ],
 )
@@ -67,6 +72,40 @@ def test_every_problem_is_reported_at_once() -> None:
     assert found == {"days": "must be at most 60", "color": "is not a field of this flow",
                      "start_date": "is required", "hours": "is required"}
     assert problems([1, 2]) == {"input": "must be an object"}
+
+
+def test_a_list_may_have_as_many_items_as_max_items() -> None:
+    assert validate_input(SCHEMA, {**GOOD, "receipts": ["r1.pdf", "r2.pdf"]})["receipts"] == ["r1.pdf", "r2.pdf"]
+    schema = {"type": "object", "properties": {"one": {"type": "array", "maxItems": 1}}}
+    with pytest.raises(InvalidInput) as error:
+        validate_input(schema, {"one": [1, 2]})
+    assert error.value.details == [{"field": "one", "problem": "must have at most 1 item"}]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2026-12-01T09:00:00Z", "2026-12-01T09:00:00+02:00", "2026-12-01T09:00:00.250-05:30"]
+)
+def test_a_wait_timestamp_with_a_zone_is_accepted(stamp: str) -> None:
+    assert validate_input(SCHEMA, {**GOOD, "effective": stamp})["effective"] == stamp
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-12-01T09:00:00",  # no zone: Step Functions would not know which 09:00
+        "2026-12-01 09:00:00Z",  # a space for the T
+        "2026-12-01t09:00:00z",  # lower case
+        "20261201T090000Z",  # ISO 8601 basic format: Python reads it, Step Functions does not
+        "2026-12-01T09:00Z",  # no seconds
+        "2026-13-01T09:00:00Z",  # no such month
+        "2026-12-01T09:00:00+25:00",
+        "next monday",
+        "",
+    ],
+)
+def test_a_wait_timestamp_step_functions_would_refuse_is_refused(stamp: str) -> None:
+    found = problems({**GOOD, "effective": stamp})
+    assert found == {"effective": "must be an ISO 8601 timestamp with a time zone, like 2026-12-01T09:00:00Z"}
 
 
 def test_integral_floats_are_integers() -> None:
