@@ -115,7 +115,8 @@ class Gateway:
 
     def issue_token(self, user: str, tenant: str, seconds: int | None = None) -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": user, "tenant": tenant, "iat": now,
+        # As a Cognito ID token names the user twice (UserClaim picks which one the API reads).
+        claims = {"iss": ISSUER, "sub": user, "cognito:username": user, "tenant": tenant, "iat": now,
                   "exp": now + (self.token_seconds if seconds is None else seconds), "jti": uuid.uuid4().hex}
         return str(jwt.encode({"alg": "RS256", "kid": "local"}, claims, self._key))
 

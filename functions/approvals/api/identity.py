@@ -8,6 +8,7 @@ name themself or their tenant.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,20 @@ def _claims(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return claims if isinstance(claims, Mapping) else authorizer
 
 
+# Which verified claim names the caller: the contract's `sub`, or (template parameter UserClaim)
+# Cognito's `cognito:username`, so a directory can name people by their user names.
+USER_CLAIMS = ("sub", "cognito:username")
+
+
+def user_claim() -> str:
+    claim = os.environ.get("USER_CLAIM") or "sub"
+    return claim if claim in USER_CLAIMS else "sub"
+
+
 def caller_from_event(event: Mapping[str, Any]) -> Caller | None:
     """The verified caller, or None when the request context carries no usable identity."""
     claims = _claims(event)
-    user = claims.get("sub")
+    user = claims.get(user_claim())
     tenant = claims.get("tenant") or claims.get("custom:tenant")
     if not isinstance(user, str) or not isinstance(tenant, str):
         return None

@@ -50,3 +50,15 @@ def test_nothing_from_the_body_or_headers() -> None:
              "requestContext": {}}
     assert caller_from_event(spoof) is None
     assert caller_from_event({}) is None
+
+
+def test_the_user_claim_may_be_cognitos_user_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    claims = {"claims": {"sub": "5f1c2a9e-0b7d-4c1e-9a53-3a1f2b6c7d8e", "cognito:username": "ann",
+                         "custom:tenant": "acme"}}
+    assert caller_from_event(event(claims)) == Caller(user="5f1c2a9e-0b7d-4c1e-9a53-3a1f2b6c7d8e", tenant="acme")
+    monkeypatch.setenv("USER_CLAIM", "cognito:username")
+    assert caller_from_event(event(claims)) == Caller(user="ann", tenant="acme")
+    # No such claim (a token of another issuer): no identity, not a fallback to `sub`.
+    assert caller_from_event(event({"claims": {"sub": "ann", "custom:tenant": "acme"}})) is None
+    monkeypatch.setenv("USER_CLAIM", "email")  # not one the template allows: the contract's `sub`
+    assert caller_from_event(event(claims)) == Caller(user="5f1c2a9e-0b7d-4c1e-9a53-3a1f2b6c7d8e", tenant="acme")
