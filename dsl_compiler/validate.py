@@ -241,7 +241,10 @@ class _Checker:
                 )
 
     def check_timeout(self, path: Path, timeout: str | None, on_timeout: Any, what: str) -> None:
-        if timeout is None:
+        # An escalation without a timeout of its own runs for the step's (ir.py), so it may still
+        # say what happens when that runs out.
+        inherited = what == "escalation" and timeout is None
+        if timeout is None and not inherited:
             if on_timeout is not None:
                 self.error((*path, "on_timeout"), "on_timeout needs a timeout")
             elif what.startswith("step"):

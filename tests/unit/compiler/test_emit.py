@@ -115,3 +115,22 @@ def test_action_retry_counts_attempts() -> None:
         "role.$": "$.input.role",
         "hours.$": "$.input.hours",
     }
+
+
+def test_an_escalation_without_its_own_timeout_runs_for_the_steps_and_may_say_what_then() -> None:
+    text = """flow: escalate-then-approve
+version: 1
+steps:
+  - id: review
+    type: approval
+    approvers: {users: [bob]}
+    timeout: 2d
+    on_timeout: {escalate_to: {users: [carol]}, on_timeout: approve}
+"""
+    states = compile_text(text).definition["States"]
+    escalation = states["Review escalation"]
+    assert escalation["TimeoutSeconds"] == 2 * 86400  # the step's
+    after = escalation["Catch"][0]["Next"]
+    assert escalation["Catch"][0]["ErrorEquals"] == ["States.Timeout"]
+    # What follows the escalation's timeout approves (StepTimedOutFunction with outcome approved).
+    assert states[after]["Parameters"]["Payload"]["outcome"] == "approved"
