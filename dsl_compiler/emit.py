@@ -10,6 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .asl import (
+    ACTION_FAILED,
+    FINISH,
+    LAMBDA_TRANSIENT,
+    NOTIFY,
+    OPEN_STEP,
+    RESUBMIT_STEP,
+    ROOT,
+    TIMED_OUT,
+    State,
+    arn,
+    humanize,
+    map_input,
+)
 from .choice import to_choice_rule
 from .conditions import Expr
 from .ir import (
@@ -29,31 +43,6 @@ from .ir import (
     WaitNode,
 )
 from .validate import result_key
-
-State = dict[str, Any]
-OPEN_STEP = "OpenStepFunction"
-NOTIFY = "NotifyFunction"
-TIMED_OUT = "StepTimedOutFunction"
-FINISH = "FinishFunction"
-RESUBMIT_STEP = "@requester"
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-ROOT = 0
-
-
-def arn(function: str) -> str:
-    """The `${...}` placeholder that DefinitionSubstitutions resolves to a function's ARN."""
-    return "${" + function + "Arn}"
-
-
-def humanize(step_id: str) -> str:
-    words = step_id.replace("_", " ").replace("-", " ").split()
-    text = " ".join(words)
-    return (text[:1].upper() + text[1:])[:60]
 
 
 @dataclass
@@ -287,6 +276,13 @@ class _Emitter:
         state = self.action_state(node, node.id)
         state["ResultPath"] = f"$.actions.{key}"
         state["Catch"] = self.catch(scope, "States.ALL", self.outcome["failed"], ROOT, f"$.failures.{key}")
+        if scope != ROOT:
+            # The Parallel records an escaping error under its own id: the error names the action,
+            # its cause carries the original (docs/state-machine-contract.md, `parallel`).
+            failed = self.unique(f"{name} failed")
+            self.scopes[scope].states[failed] = {
+                "Type": "Fail", "Error": f"{ACTION_FAILED}{key}", "CausePath": f"States.JsonToString($.failures.{key})"}
+            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failures.{key}", "Next": failed}]
         self.add(scope, name, state, next_name)
         if node.compensate:
             self.compensations.append((node, f"{self.scopes[scope].prefix}.actions.{key}"))
@@ -463,19 +459,6 @@ class _Emitter:
             }
         ]
         self.add(ROOT, self.resubmit, state, first_step)
-
-
-def map_input(mapping: dict[str, Any] | None) -> dict[str, Any]:
-    """An action's `input`: `$.field` reads the request, anything else is a literal."""
-    if mapping is None:
-        return {"input.$": "$.input"}
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, str) and value.startswith("$."):
-            out[f"{key}.$"] = "$.input." + value[2:]
-        else:
-            out[key] = value
-    return {"input": out}
 
 
 @dataclass(frozen=True)

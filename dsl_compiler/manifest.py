@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .emit import FINISH, NOTIFY, OPEN_STEP, TIMED_OUT, Emitted, arn
+from .asl import FINISH, NOTIFY, OPEN_STEP, TIMED_OUT, arn
+from .emit import Emitted
 from .ir import ActionNode, ApprovalNode, FlowIR, Stage, WaitNode
 
 RUNTIME_FUNCTIONS = (OPEN_STEP, NOTIFY, TIMED_OUT, FINISH)

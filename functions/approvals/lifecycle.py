@@ -209,6 +209,7 @@ def _key(step_id: str) -> str:
 
 
 _RESULT_BUCKETS = ("actions", "failures", "compensation_failures")
+ACTION_FAILED = "Action.Failed."
 
 
 def _run_results(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -229,6 +230,18 @@ def _run_results(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 found[bucket].update(values)
 
     walk(state)
+    # An action that failed in a branch ended the Parallel, which kept the error under its own key:
+    # `Action.Failed.<action key>`, the action's own error as the cause (dsl_compiler/emit.py).
+    failures = found["failures"]
+    for key, error in list(failures.items()):
+        name = str(error.get("Error") or "") if isinstance(error, Mapping) else ""
+        if name.startswith(ACTION_FAILED):
+            try:
+                original = json.loads(str(error.get("Cause") or ""))
+            except ValueError:
+                original = None
+            del failures[key]
+            failures[name.removeprefix(ACTION_FAILED)] = original if isinstance(original, Mapping) else error
     return found
 
 
