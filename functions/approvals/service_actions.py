@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import catalog
-from .adapters.store import NewEvent, StepWrite
+from .adapters.store import NewEvent, StepWrite, waiting_for
 from .domain import (
     Approval,
     ApprovalStatus,
@@ -156,8 +156,9 @@ def withdraw(
 ) -> Approval:
     """The requester withdraws a running approval: it turns `withdrawn` at once, every open stage is
     `cancelled` and its token failed with `Approval.Withdrawn` (the machine then runs the
-    compensations and Finish); a step that opens later is cancelled as it opens. Raises NotFound,
-    NotRequester (403), ApprovalFinished (409)."""
+    compensations and Finish); a step that opens later is cancelled as it opens. `Approval
+    Withdrawn` tells those it was waiting for at once (`Approval Completed` follows when the run
+    has finished). Raises NotFound, NotRequester (403), ApprovalFinished (409)."""
     rt = rt or default_runtime()
     directory = directory_of(rt, tenant)
 
@@ -168,11 +169,15 @@ def withdraw(
         cancelled = [replace(s, status=StepStatus.CANCELLED, settled_at=at, callback="pending", signal=WITHDRAWN,
                              outcome="withdrawn") for s in approval.open_stages()]
         data = {"steps": [{"step": s.step, "stage": s.stage} for s in cancelled]}
+        waited_on = list(dict.fromkeys(u for s in approval.open_stages() for u in waiting_for(s)))
         return Change(steps=[StepWrite(s, expect=OPEN_ONLY) for s in cancelled], status=ApprovalStatus.WITHDRAWN,
-                      events=[NewEvent("Approval Withdrawn", actor=user, data=data)], result=cancelled)
+                      events=[NewEvent("Approval Withdrawn", actor=user, data=data)], result=(cancelled, waited_on))
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None
-    for stage in planned.result:
+    cancelled, waited_on = planned.result
+    for stage in cancelled:
         complete_token(rt, approval, stage)
+    emit(rt, "Approval Withdrawn", detail(approval, None, requester=user, to=waited_on,
+                                          steps=[s.step for s in cancelled]))
     return approval

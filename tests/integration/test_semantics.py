@@ -338,6 +338,10 @@ def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
         service.remind(TENANT, approval_id, "ann", rt=stack.rt)
     withdrawn = service.withdraw(TENANT, approval_id, "ann", rt=stack.rt)
     assert withdrawn.status is ApprovalStatus.WITHDRAWN
+    # Those the committee still waited for are told at once, before the run has finished.
+    told = [e["detail"] for e in stack.events(approval_id) if e["detail-type"] == "Approval Withdrawn"]
+    assert len(told) == 1 and told[0]["steps"] == ["committee"]
+    assert sorted(told[0]["to"]) == ["gina", "hank", "ivy", "kate"]
     with pytest.raises(StepNotOpen):
         service.decide(TENANT, approval_id, "committee", "kate", "approve", rt=stack.rt)
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "withdrawn")
