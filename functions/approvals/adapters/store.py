@@ -6,12 +6,17 @@ Items (pk, sk):
 - `T#<tenant>#A#<id>`, `E#<seq:08d>`  an audit event (append-only, hash-chained)
 - `T#<tenant>#A#<id>`, `I#<step>#<n>#<user>` an inbox entry: `user` may decide on that open stage now
 - `T#<tenant>#DIR`,    `DIR`          the tenant's directory
+- `T#<tenant>#OUTBOX`, `<at>#<uuid>`  an event EventBridge refused, until the sweep puts it again
 
 One overloaded global secondary index, `gsi1` (gsi1pk, gsi1sk, all attributes projected):
 - inbox entries: `T#<tenant>#U#<user>`, `<opened_at>#<approval id>#<step>` ("what waits for me")
 - open stages with a scheduled reminder left: `REMIND#<shard>`, `<due at>#<tenant>#<id>#<step>#<n>`
-  (the reminder sweep reads each shard up to now).
-Both are written in the same transaction as the stage they belong to, so they never drift.
+  (the reminder sweep reads each shard up to now);
+- settled stages whose token is not yet completed: `CALLBACK#<shard>`, `<settled at>#...`;
+- approvals whose execution is not confirmed started: `START#<shard>`, `<created at>#<tenant>#<id>`;
+- outbox items: `OUTBOX#<shard>`, `<at>#<uuid>`.
+The first three are written in the same transaction as the stage they belong to, so they never drift;
+the sweep reads the shards of the last four (SweepFunction, every 5 minutes).
 
 Every change to an approval is one `TransactWriteItems`: the approval item, conditional on the
 revision the change was computed from and bumped by one, with the step and event items it
