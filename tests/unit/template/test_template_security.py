@@ -89,8 +89,8 @@ def test_functions_start_and_complete_only_the_approval_machines() -> None:
     start, complete = ("states:StartExecution",), ("states:SendTaskFailure", "states:SendTaskSuccess")
     assert grants["StartFunctionRole"] == [(start, machines)]
     assert grants["ApiFunctionRole"] == [(start, machines), (complete, machines)]
-    for role in ("OpenStepFunctionRole", "SweepFunctionRole"):
-        assert grants[role] == [(complete, machines)], role
+    assert grants["SweepFunctionRole"] == [(start, machines), (complete, machines)]  # it restarts and completes
+    assert grants["OpenStepFunctionRole"] == [(complete, machines)]
     assert "FinishFunctionRole" not in grants and "NotifyFunctionRole" not in grants
 
 
