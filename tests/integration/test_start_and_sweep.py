@@ -104,6 +104,7 @@ def test_a_refused_start_is_started_by_the_sweep_once(stack: LocalStack, monkeyp
     stack.wait_for_open_step(approval_id, "manager")
     assert not stack.approval(approval_id).start_pending
     assert [e["type"] for e in stack.audit(approval_id)].count("Approval Started") == 1
+    _end(stack, approval_id)
 
 
 def test_a_start_refused_for_an_hour_fails_the_approval(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +143,10 @@ def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack
     assert service.sweep_outbox(rt=stack.rt) == 0  # published once, then gone
     decided = [e for e in stack.events(approval_id) if e["detail-type"] == "Decision Recorded"]
     assert [(e["detail"]["user"], e["detail"]["decision"]) for e in decided] == [("bob", "approve")]
+    _end(stack, approval_id)
+
+
+def _end(stack: LocalStack, approval_id: str) -> None:
+    """Withdraw a run left waiting, so no execution outlives the module (its timeout would fire later)."""
+    service.withdraw("acme", approval_id, "ann", rt=stack.rt)
+    assert stack.wait_for_end(approval_id)[0] == "SUCCEEDED"
