@@ -147,11 +147,15 @@ def failing_action(stack: DeployedStack) -> Callable[[str], AbstractContextManag
         lam = stack.client("lambda")
         name = stack.resource(function)
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        # On AWS a configuration change takes a moment to reach new invocations: wait for it.
+        updated = lam.get_waiter("function_updated_v2")
         lam.update_function_configuration(FunctionName=name,
                                           Environment={"Variables": {**variables, "FAIL_ACTIONS": function}})
+        updated.wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         try:
             yield
         finally:
             lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+            updated.wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
     return failing
