@@ -2,9 +2,8 @@
 the local stack (compiled machines, template, handlers, table, events), driven through the
 service functions the API calls.
 
-Two runs need a human timeout of days to fire (leave-request's director, 2d = 48 s here, and
-expense-claim's department head, 3d = 72 s): they start with the first test and are checked by the
-last two, so their waiting overlaps everything else in the module.
+The runs that wait days for a human timeout are checked through the API by test_expected_runs.py
+(their waits overlap there); test_escalation.py checks an escalation in seconds.
 """
 
 from __future__ import annotations
@@ -117,29 +116,6 @@ def failing(stack: LocalStack, function: str) -> Iterator[None]:
 def entered_states(stack: LocalStack, approval_id: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in stack.history(approval_id)
             if e["type"].endswith("StateEntered")]
-
-
-# --- the long timeouts start first ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def slow_runs(stack: LocalStack) -> dict[str, str]:
-    expense = service.start_approval(TENANT, "expense-claim", None, "ann",
-                                     {"total": 80, "category": "meals", "reviewer": "dave"}, rt=stack.rt)
-    decide(stack, expense, "peer-review", "dave")
-    leave = service.start_approval(TENANT, "leave-request", None, "ann", {"days": 5, "start_date": "2026-12-14"},
-                                   rt=stack.rt)
-    decide(stack, leave, "manager", "bob")
-    open_stage(stack, leave, "director")
-    open_stage(stack, expense, "department")
-    return {"leave": leave, "expense": expense}
-
-
-def test_slow_runs_are_waiting(stack: LocalStack, slow_runs: dict[str, str]) -> None:
-    director = open_stage(stack, slow_runs["leave"], "director")
-    assert director.assignees == ["bob", "carol"] and director.deadline is not None
-    department = open_stage(stack, slow_runs["expense"], "department")
-    assert department.assignees == ["carol"]
 
 
 # --- leave-request ------------------------------------------------------------------------------
@@ -448,32 +424,3 @@ def test_history_comments_admins_and_scheduled_reminders(stack: LocalStack) -> N
                 if r["approval_id"] == approval_id]
     assert not [e for e in service.inbox(TENANT, "bob", rt=stack.rt) if e["approval_id"] == approval_id]
     assert {"flow": "leave-request", "version": 1, "title": "Leave request"} in service.list_flows()
-
-
-# --- the long timeouts, last ---------------------------------------------------------------------
-
-
-def test_leave_request_director_timeout_escalates_to_second_manager(stack: LocalStack,
-                                                                    slow_runs: dict[str, str]) -> None:
-    approval_id = slow_runs["leave"]
-    escalation = open_stage(stack, approval_id, "director", number=1, timeout=75)  # 2d is 48 s here
-    assert escalation.assignees == ["carol"] and escalation.machine_stage == 1
-    decide(stack, approval_id, "director", "carol", number=1)
-    decide(stack, approval_id, "hr", "ivy")
-    assert outcome_of(stack, approval_id) == ("SUCCEEDED", "approved")
-    stages = [s for s in stack.approval(approval_id).steps if s.step == "director"]
-    assert [(s.stage, s.status) for s in stages] == [(0, StepStatus.ESCALATED), (1, StepStatus.APPROVED)]
-    assert "Step Escalated" in audit_types(stack, approval_id)
-    escalated = [e["detail"] for e in stack.events(approval_id) if e["detail-type"] == "Step Escalated"]
-    assert escalated and escalated[0]["step"] == "director"
-
-
-def test_expense_department_timeout_is_auto_approved(stack: LocalStack, slow_runs: dict[str, str]) -> None:
-    approval_id = slow_runs["expense"]
-    assert outcome_of(stack, approval_id, timeout=90) == ("SUCCEEDED", "approved")  # 3d is 72 s here
-    department = stack.approval(approval_id).current("department")
-    assert department is not None and department.status is StepStatus.TIMED_OUT
-    assert department.outcome == "approved" and department.decisions == []
-    timed_out = [e["data"] for e in stack.audit(approval_id) if e["type"] == "Step Timed Out"]
-    assert timed_out == [{"step": "department", "stage": 0, "outcome": "approved"}]
-    assert statuses(stack, approval_id)["payout"] == "succeeded"
