@@ -181,6 +181,8 @@ def prepare(
                 del events[name]  # served by the local gateway instead
         elif resource["Type"] in SAM_APIS:
             del resources[logical_id]
+            for output in [k for k, v in (template.get("Outputs") or {}).items() if logical_id in json.dumps(v)]:
+                del template["Outputs"][output]  # e.g. ApiUrl: the local gateway has its own
         elif resource["Type"] == SAM_STATE_MACHINE:
             path = _definition_path(props.get("DefinitionUri"), root, statemachines_dir)
             if not path.is_file():

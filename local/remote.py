@@ -9,6 +9,12 @@
                           `make serve` runs at 3600)
     APPROVALS_MAX_WAIT    seconds a test may wait for a flow timeout (default 300); tests of longer
                           timeouts are deselected, with the reason shown
+    APPROVALS_API_URL     the deployed API (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`,
+                          the stack's `ApiUrl` output): requests go through API Gateway and its
+                          authorizer instead of the local gateway in front of ApiFunction
+    APPROVALS_TOKEN_COMMAND  with APPROVALS_API_URL: a shell command printing a token for the user
+                          and tenant in $APPROVALS_USER and $APPROVALS_TENANT (e.g. a Cognito
+                          admin-initiate-auth); tokens are never passed in URLs
     localstack: endpoints from localstack-client ($LOCALSTACK_HOST, default localhost:4566)
     aws: boto3's own configuration ($AWS_PROFILE, $AWS_REGION)
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -54,6 +61,8 @@ class Target:
     time_scale: float = LOCAL_TIME_SCALE
     max_wait: float = 300.0
     localstack_host: str | None = None  # host:port; None: localstack-client's default
+    api_url: str | None = None
+    token_command: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Target:
@@ -68,12 +77,29 @@ class Target:
             raise TargetError(f"APPROVALS_TIME_SCALE and APPROVALS_MAX_WAIT are numbers: {error}") from None
         if scale <= 0 or max_wait <= 0:
             raise TargetError("APPROVALS_TIME_SCALE and APPROVALS_MAX_WAIT must be positive")
+        api_url, token_command = env.get("APPROVALS_API_URL") or None, env.get("APPROVALS_TOKEN_COMMAND") or None
+        if api_url and (kind == "local" or not token_command):
+            raise TargetError("APPROVALS_API_URL needs APPROVALS_TARGET=localstack or aws, and "
+                              "APPROVALS_TOKEN_COMMAND to get tokens from your identity provider")
         return cls(kind=kind, stack_name=env.get("APPROVALS_STACK") or "approvals-dev", time_scale=scale,
-                   max_wait=max_wait, localstack_host=env.get("LOCALSTACK_HOST") or None)
+                   max_wait=max_wait, localstack_host=env.get("LOCALSTACK_HOST") or None, api_url=api_url,
+                   token_command=token_command)
 
     @property
     def remote(self) -> bool:
         return self.kind != "local"
+
+    def token(self, user: str, tenant: str) -> str:
+        """A token from APPROVALS_TOKEN_COMMAND for `user` of `tenant`."""
+        if not self.token_command:
+            raise TargetError("no APPROVALS_TOKEN_COMMAND")
+        run = subprocess.run(self.token_command, shell=True, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "APPROVALS_USER": user, "APPROVALS_TENANT": tenant}, check=False)
+        token = run.stdout.strip()
+        if run.returncode != 0 or not token or any(c.isspace() for c in token):
+            raise TargetError(f"APPROVALS_TOKEN_COMMAND for {user}@{tenant} exited {run.returncode}: "
+                              f"{run.stderr.strip()[-300:] or 'no token printed'}")
+        return token
 
     def seconds(self, hours: float) -> float:
         """How long `hours` of flow time take on this target."""
@@ -95,9 +121,11 @@ class Target:
             from localstack_client.config import get_service_endpoint
 
             endpoint = get_service_endpoint("cloudformation", localstack_host=self.localstack_host)
-            return f"stack {self.stack_name} on LocalStack at {endpoint}"
+            return f"stack {self.stack_name} on LocalStack at {endpoint}" + (f", API {self.api_url}" if self.api_url
+                                                                               else "")
         if self.kind == "aws":
-            return f"stack {self.stack_name} on AWS (profile {os.environ.get('AWS_PROFILE') or 'default'})"
+            where = f"stack {self.stack_name} on AWS (profile {os.environ.get('AWS_PROFILE') or 'default'})"
+            return where + (f", API {self.api_url}" if self.api_url else "")
         return "the in-process local stack"
 
 
@@ -109,6 +137,7 @@ class RemoteStack(DeployedStack):
         self.tenant = tenant
         self.statemachines_dir = statemachines_dir
         self.deployment: Deployment | None = None
+        self.outputs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -140,7 +169,7 @@ class RemoteStack(DeployedStack):
                               "(docs/deploy.md), or name it with APPROVALS_STACK") from None
         if not str(stack["StackStatus"]).endswith("_COMPLETE") or "DELETE" in stack["StackStatus"]:
             raise TargetError(f"stack {self.stack_name} is {stack['StackStatus']}")
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         missing = [k for k in ("TableName", "EventBusName", "ArchiveBucketName") if k not in outputs]
         if missing:
             raise TargetError(f"stack {self.stack_name} has no output {', '.join(missing)}: not this template?")
@@ -200,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             deployed = stack.deployed
             print(target.describe())
             print(f"  table {deployed.table_name}, bus {deployed.bus_name}, archive {deployed.archive_bucket}")
+            if "ApiUrl" in stack.outputs:
+                print(f"  API {stack.outputs['ApiUrl']} (APPROVALS_API_URL)")
             print(f"  functions: {', '.join(sorted(deployed.function_arns))}")
             print(f"  machines: {', '.join(sorted(deployed.state_machines)) or 'none'}")
             for name, why in sorted(deployed.skipped.items()):

@@ -13,8 +13,10 @@ offers), and a test marked `flow_time(hours=...)` runs only when the target's AP
 makes that wait shorter than APPROVALS_MAX_WAIT; the header and the summary say what was left out.
 
 Either way `gateway` puts the local gateway in front of the stack's ApiFunction and `api` is a
-`local.client.Client` of that gateway (tests through the HTTP API); `failing_action` makes one
-sample action fail for a while; `target` says how fast flow time runs.
+`local.client.Client` of that gateway (tests through the HTTP API), unless APPROVALS_API_URL
+names the deployed API: then `api` goes through API Gateway with tokens from
+APPROVALS_TOKEN_COMMAND, and tests that need the local gateway are deselected. `failing_action`
+makes one sample action fail for a while; `target` says how fast flow time runs.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 def _why_left_out(item: pytest.Item) -> str | None:
     if TARGET.remote and item.get_closest_marker("two_targets") is None:
         return "needs the in-process local stack"
+    if TARGET.api_url and "gateway" in getattr(item, "fixturenames", ()):
+        return "needs the local gateway (its own tokens), not APPROVALS_API_URL"
     marker = item.get_closest_marker("flow_time")
     if marker is not None and TARGET.seconds(float(marker.kwargs["hours"])) > TARGET.max_wait:
         return f"waits longer than APPROVALS_MAX_WAIT={TARGET.max_wait:g}s at flow time x{TARGET.time_scale:g}"
@@ -132,7 +136,10 @@ def gateway(stack: DeployedStack) -> Iterator[Gateway]:
 
 
 @pytest.fixture(scope="module")
-def api(gateway: Gateway) -> Client:
+def api(request: pytest.FixtureRequest) -> Client:
+    if TARGET.api_url:  # API Gateway and its authorizer, tokens from the identity provider
+        return Client(TARGET.api_url, tokens=TARGET.token, timeout=60)
+    gateway: Gateway = request.getfixturevalue("gateway")
     return Client(gateway.url)
 
 

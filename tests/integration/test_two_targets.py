@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def served() -> Iterator[dict[str, str]]:
                 pytest.fail(f"local.serve did not come up:\n{process.communicate()[0][-3000:]}")
             time.sleep(0.5)
         yield _clean_env(APPROVALS_TARGET="localstack", LOCALSTACK_HOST=f"127.0.0.1:{moto_port}",
-                         APPROVALS_STACK=STACK, APPROVALS_TIME_SCALE="3600", APPROVALS_MAX_WAIT="10")
+                         APPROVALS_STACK=STACK, APPROVALS_TIME_SCALE="3600", APPROVALS_MAX_WAIT="10",
+                         SERVED_API=f"http://127.0.0.1:{gateway_port}")
     finally:
         process.terminate()
         try:
@@ -98,7 +100,7 @@ def test_the_two_target_modules_pass_against_a_stack_in_another_process(served: 
     summary = re.search(r"\n(\d+) passed, (\d+) deselected", run.stdout)
     assert summary, run.stdout[-3000:]
     passed = {line.split("::")[-1] for line in run.stdout.splitlines() if line.startswith("PASSED ")}
-    assert int(summary[1]) == len(passed) == 10 + 4  # test_api's 10 tests, 4 of the 5 runs
+    assert int(summary[1]) == len(passed) == 11 + 4  # test_api's 11 tests, 4 of the 5 runs
     # 4 h of flow time is 4 s there: within the 10 s, so it runs; 72 h is left out, and said why.
     assert "test_access_security_does_not_answer_so_rejected" in passed
     assert int(summary[2]) == 1 and "1 tests deselected: waits longer than APPROVALS_MAX_WAIT=10s" in run.stdout
@@ -132,3 +134,22 @@ def test_a_bad_directory_is_refused_and_the_stored_one_kept(served: dict[str, st
         assert remote.store.get_directory("acme").exists("bob")  # still the example directory
     good = _run(served, "-m", "local.remote", "load-directory", "flows/directory.yaml", timeout=60)
     assert good.returncode == 0 and good.stdout.startswith("flows/directory.yaml: loaded into ")
+
+
+# What a Cognito admin-initiate-auth would be on AWS: here the served gateway's own token endpoint.
+TOKEN_COMMAND = """import json, os, sys, urllib.request as u
+body = json.dumps({"user": os.environ["APPROVALS_USER"], "tenant": os.environ["APPROVALS_TENANT"]}).encode()
+print(json.load(u.urlopen(u.Request(sys.argv[1] + "/_local/token", data=body, method="POST")))["token"])"""
+
+
+def test_the_api_module_passes_through_a_given_api_url_with_tokens_from_a_command(served: dict[str, str]) -> None:
+    api = served["SERVED_API"]
+    env = {**served, "APPROVALS_API_URL": api,
+           "APPROVALS_TOKEN_COMMAND": f"{shlex.quote(sys.executable)} -c {shlex.quote(TOKEN_COMMAND)} {api}"}
+    run = _run(env, "-m", "pytest", "tests/integration/test_api.py", "-p", "no:cacheprovider", "-rA")
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    assert re.search(r"\n10 passed, 1 deselected", run.stdout), run.stdout[-3000:]
+    assert "1 tests deselected: needs the local gateway (its own tokens), not APPROVALS_API_URL" in run.stdout
+    bad = _run({**env, "APPROVALS_TOKEN_COMMAND": "exit 3"}, "-m", "pytest", "tests/integration/test_api.py",
+               "-p", "no:cacheprovider", "-x", "-k", "preview")
+    assert bad.returncode == 1 and "APPROVALS_TOKEN_COMMAND for ann@acme exited 3: no token printed" in bad.stdout

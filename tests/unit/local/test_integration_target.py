@@ -53,3 +53,16 @@ def test_a_stack_of_another_template_is_refused(monkeypatch: pytest.MonkeyPatch)
             RemoteStack.for_target(target).start()
         with pytest.raises(TargetError, match="cannot read stack missing: .*Deploy it first"):
             RemoteStack("missing", target.session()).start()
+
+
+def test_a_given_api_url_needs_a_token_command_and_a_deployed_target() -> None:
+    with pytest.raises(TargetError, match="APPROVALS_API_URL needs APPROVALS_TARGET=localstack or aws, and "):
+        Target.from_env({"APPROVALS_TARGET": "aws", "APPROVALS_API_URL": "https://x.example/dev"})
+    with pytest.raises(TargetError, match="APPROVALS_API_URL needs"):
+        Target.from_env({"APPROVALS_API_URL": "https://x.example/dev", "APPROVALS_TOKEN_COMMAND": "echo t"})
+    target = Target.from_env({"APPROVALS_TARGET": "aws", "APPROVALS_API_URL": "https://x.example/dev",
+                              "APPROVALS_TOKEN_COMMAND": 'echo "tok-$APPROVALS_USER-$APPROVALS_TENANT"'})
+    assert target.token("ann", "acme") == "tok-ann-acme"
+    assert target.describe().endswith(", API https://x.example/dev")
+    with pytest.raises(TargetError, match="printed"):
+        Target(kind="aws", token_command="echo two words").token("ann", "acme")
