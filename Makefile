@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 ENV ?= default
 
-.PHONY: test demo serve integration lint typecheck compile check-template deploy clean
+.PHONY: setup test demo serve integration lint typecheck compile check-template deploy clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-test: $(STAMP) $(TOOLS)
+# The three venvs live in separate folders, so they install side by side: a fresh `make test`
+# waits for the slowest install, not for the sum of them.
+setup:
+	$(MAKE) --no-print-directory -j3 $(STAMP) $(TOOLS)
+
+test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
