@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from approvals.runtime import Runtime
 from local.stack import LocalStack
 
 TENANT = "acme"
+FailingAction = Callable[[str], AbstractContextManager[None]]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -98,21 +99,6 @@ def audit_types(stack: LocalStack, approval_id: str) -> list[str]:
     return [e["type"] for e in stack.audit(approval_id)]
 
 
-@contextmanager
-def failing(stack: LocalStack, function: str) -> Iterator[None]:
-    """The sample action `function` fails while inside (its FAIL_ACTIONS variable, as the template sets it)."""
-    assert stack.deployment is not None
-    lam = stack.client("lambda")
-    name = stack.deployment.resources[function]
-    variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**variables,
-                                                                                    "FAIL_ACTIONS": function}})
-    try:
-        yield
-    finally:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
-
-
 def entered_states(stack: LocalStack, approval_id: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in stack.history(approval_id)
             if e["type"].endswith("StateEntered")]
@@ -170,8 +156,9 @@ def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: LocalStack) -> 
     assert statuses(stack, approval_id)["finance"] == "skipped"
 
 
-def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: LocalStack) -> None:
-    with failing(stack, "NotifyVendor"):
+def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: LocalStack,
+                                                                       failing_action: FailingAction) -> None:
+    with failing_action("NotifyVendor"):
         approval_id = service.start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 500},
                                              rt=stack.rt)
         decide(stack, approval_id, "managers", "bob", "carol")
@@ -335,8 +322,8 @@ def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
 # --- access-request ----------------------------------------------------------------------------
 
 
-def test_access_grant_fails_three_times(stack: LocalStack) -> None:
-    with failing(stack, "GrantAccess"):
+def test_access_grant_fails_three_times(stack: LocalStack, failing_action: FailingAction) -> None:
+    with failing_action("GrantAccess"):
         approval_id = service.start_approval(TENANT, "access-request", None, "ann",
                                              {"system": "billing-db", "role": "write", "hours": 4}, rt=stack.rt)
         decide(stack, approval_id, "team-lead", "bob")

@@ -26,7 +26,6 @@ when its change does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -60,6 +59,7 @@ from .store_items import (
     inbox_item,
     inbox_pk,
     inbox_sk,
+    sharded,
     step_from,
     step_item,
     step_sk,
@@ -220,17 +220,11 @@ class Store:
 
     def due_stages(self, until: str) -> list[dict[str, Any]]:
         """Open stage items whose next scheduled reminder is due at or before `until`, every tenant."""
-        found: list[dict[str, Any]] = []
-        for shard in range(REMIND_SHARDS):
-            found += self._query_index(f"REMIND#{shard}", until + "~")
-        return found
+        return self._query_shards("REMIND", until)
 
     def pending_starts(self, until: str) -> list[dict[str, Any]]:
         """Approvals written at or before `until` whose execution was not confirmed started."""
-        found: list[dict[str, Any]] = []
-        for shard in range(REMIND_SHARDS):
-            found += self._query_index(f"START#{shard}", until + "~")
-        return found
+        return self._query_shards("START", until)
 
     def mark_started(self, tenant: str, approval_id: str) -> None:
         """The execution runs: drop the approval from the sweep's starts. Not a change anyone sees
@@ -250,26 +244,26 @@ class Store:
     def put_outbox(self, detail_type: str, detail: Mapping[str, Any], at: str) -> None:
         tenant = str(detail.get("tenant") or "-")
         key = f"{at}#{uuid.uuid4().hex}"
-        shard = int(hashlib.sha256(key.encode()).hexdigest(), 16) % REMIND_SHARDS
         item = {"pk": f"T#{tenant}#OUTBOX", "sk": key, "kind": "outbox", "detail_type": detail_type,
-                "detail": json.dumps(detail, default=str), "gsi1pk": f"OUTBOX#{shard}", "gsi1sk": key}
+                "detail": json.dumps(detail, default=str), "gsi1pk": sharded("OUTBOX", key), "gsi1sk": key}
         self.client.put_item(TableName=self.table_name, Item=to_ddb(item))
 
     def pending_outbox(self, until: str) -> list[dict[str, Any]]:
         """Events waiting to be published again, oldest first within each shard (every tenant)."""
-        found: list[dict[str, Any]] = []
-        for shard in range(REMIND_SHARDS):
-            found += self._query_index(f"OUTBOX#{shard}", until + "~")
-        return found
+        return self._query_shards("OUTBOX", until)
 
     def delete_outbox(self, item: Mapping[str, Any]) -> None:
         self.client.delete_item(TableName=self.table_name, Key=to_ddb({"pk": item["pk"], "sk": item["sk"]}))
 
     def pending_callbacks(self, until: str) -> list[dict[str, Any]]:
         """Stages settled at or before `until` whose token was never completed (every tenant)."""
+        return self._query_shards("CALLBACK", until)
+
+    def _query_shards(self, kind: str, until: str) -> list[dict[str, Any]]:
+        """A sweep's items of every shard of `kind` (store_items.sharded) keyed at or before `until`."""
         found: list[dict[str, Any]] = []
         for shard in range(REMIND_SHARDS):
-            found += self._query_index(f"CALLBACK#{shard}", until + "~")
+            found += self._query_index(f"{kind}#{shard}", until + "~")
         return found
 
     def _query_index(self, pk: str, upto: str | None = None) -> list[dict[str, Any]]:

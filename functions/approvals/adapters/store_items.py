@@ -49,9 +49,13 @@ def inbox_sk(stage: Step, user: str) -> str:
     return f"I#{stage.step}#{stage.stage}#{user}"
 
 
+def sharded(kind: str, key: str) -> str:
+    """`<kind>#<shard>`: a sweep's index partition, spread over REMIND_SHARDS by `key`'s hash."""
+    return f"{kind}#{int(hashlib.sha256(key.encode()).hexdigest(), 16) % REMIND_SHARDS}"
+
+
 def remind_pk(approval_id: str) -> str:
-    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
-    return f"REMIND#{shard}"
+    return sharded("REMIND", approval_id)
 
 
 def waiting_for(stage: Step | None) -> list[str]:
@@ -119,8 +123,7 @@ def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
 
 
 def callback_pk(approval_id: str) -> str:
-    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
-    return f"CALLBACK#{shard}"
+    return sharded("CALLBACK", approval_id)
 
 
 def step_item(approval: Approval, s: Step) -> dict[str, Any]:
@@ -160,8 +163,7 @@ def inbox_item(approval: Approval, stage: Step, user: str) -> dict[str, Any]:
 
 
 def start_pk(approval_id: str) -> str:
-    shard = int(hashlib.sha256(approval_id.encode()).hexdigest(), 16) % REMIND_SHARDS
-    return f"START#{shard}"
+    return sharded("START", approval_id)
 
 
 def approval_item(a: Approval) -> dict[str, Any]:
