@@ -14,9 +14,10 @@ ENV ?= default
 
 .PHONY: setup test demo serve integration lint typecheck compile check-template deploy clean
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -42,7 +43,7 @@ test: setup
 demo: $(STAMP)
 	$(PY) -m local.demo
 
-# The HTTP API (../shared/spec/api.md) on http://127.0.0.1:$(PORT) until Ctrl-C; moto answers on
+# The HTTP API (docs/api.md) on http://127.0.0.1:$(PORT) until Ctrl-C; moto answers on
 # $(MOTO_PORT) as LocalStack would, flow time runs $(TIME_SCALE) times faster.
 PORT ?= 8080
 MOTO_PORT ?= 4566
@@ -58,11 +59,13 @@ integration: $(STAMP)
 # After adding or changing a flow: the definitions, then the state machines in template.yaml.
 compile: $(STAMP)
 	$(PY) -m dsl_compiler compile $(FLOWS) --out statemachines
+	$(PY) -m dsl_compiler upgrade statemachines/*.manifest.json
 	$(PY) -m dsl_compiler template --statemachines statemachines --template template.yaml
 
 # Is everything generated up to date, and do cfn-lint, sam validate and checkov pass? (Part of `make test`.)
 check-template: $(STAMP) $(TOOLS)
 	$(PY) -m dsl_compiler compile $(FLOWS) --out statemachines --check
+	$(PY) -m dsl_compiler upgrade statemachines/*.manifest.json --check
 	$(PY) -m dsl_compiler template --statemachines statemachines --template template.yaml --check
 	$(PY) -m pytest tests/unit/template
 

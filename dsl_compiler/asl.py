@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from approvals.contract import names
+
 State = dict[str, Any]
-OPEN_STEP = "OpenStepFunction"
-NOTIFY = "NotifyFunction"
-TIMED_OUT = "StepTimedOutFunction"
-FINISH = "FinishFunction"
+# The names the machine shares with its handlers are the contract's (approvals.contract.names).
+OPEN_STEP = names.OPEN_STEP_FUNCTION
+NOTIFY = names.NOTIFY_FUNCTION
+TIMED_OUT = names.STEP_TIMED_OUT_FUNCTION
+FINISH = names.FINISH_FUNCTION
+ACTION_FAILED = names.ACTION_FAILED_PREFIX
+# The `step` of the requester's resubmission Task (not a step id of the flow: those cannot start with @).
 RESUBMIT_STEP = "@requester"
-# Error of an action failed inside a parallel branch: `Action.Failed.<action key>`.
-ACTION_FAILED = "Action.Failed."
 LAMBDA_TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

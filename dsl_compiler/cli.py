@@ -1,4 +1,4 @@
-"""`python -m dsl_compiler compile|template|validate|graph|preview` (see api.md, "Command line")."""
+"""`python -m dsl_compiler compile|template|upgrade|validate|graph|preview` (see api.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .pipeline import CompiledFlow, compile_file, validate_files
 from .preview import preview
 from .sam_template import generated
 from .terminal import error_line, progress
+from .upgrade import upgrade
 
 _EXAMPLES = {
     "compile": """examples:
@@ -25,6 +26,10 @@ _EXAMPLES = {
   python -m dsl_compiler template                       # statemachines/*.manifest.json -> template.yaml
   python -m dsl_compiler template --check               # exit 1 if template.yaml is out of date
   python -m dsl_compiler template --statemachines build/sm --template build/template.yaml
+""",
+    "upgrade": """examples:
+  python -m dsl_compiler upgrade statemachines/*.manifest.json           # rewrite older manifests in place
+  python -m dsl_compiler upgrade statemachines/*.manifest.json --check   # exit 1 if any is older
 """,
     "validate": """examples:
   python -m dsl_compiler validate flows/leave-request.yaml flows/purchase-order.yaml
@@ -81,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
                               help="the SAM template to update (default: template.yaml)")
     template_cmd.add_argument("--check", action="store_true",
                               help="write nothing; exit 1 if FILE is out of date with the manifests")
+    upgrade_cmd = _command(
+        commands, "upgrade", "rewrite manifests of an older format in the current one",
+        "Rewrite each manifest written in an older format in the current one, from the flow source\n"
+        "it carries, so that the functions can read the steps of versions already deployed. Its\n"
+        "definition is left as it is. Manifests in the current format are not touched.",
+    )
+    upgrade_cmd.add_argument("manifests", nargs="+", metavar="FILE.manifest.json")
+    upgrade_cmd.add_argument("--check", action="store_true", help="write nothing; exit 1 if any is in an older format")
     validate_cmd = _command(
         commands, "validate", "check flows; print every problem as FILE:LINE:COL",
         "Check flows without writing anything; every problem of every file is printed as\n"
@@ -177,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             return _compile(args.flows, Path(args.out), args.check)
         if args.command == "template":
             return _template(Path(args.template), Path(args.statemachines), args.check)
+        if args.command == "upgrade":
+            stale = upgrade([Path(p) for p in args.manifests], args.check)
+            for path in stale:
+                print(f"{path}: {'in an older format (run `make compile`)' if args.check else 'upgraded'}",
+                      file=sys.stderr if args.check else sys.stdout)
+            return 1 if stale and args.check else 0
         if args.command == "graph":
             sys.stdout.write(mermaid(compile_file(args.flow).ir))
             return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from approvals.contract.names import ApprovalError, result_key, returned_error
+
 from .asl import (
     ACTION_FAILED,
     FINISH,
@@ -42,7 +44,6 @@ from .ir import (
     Stage,
     WaitNode,
 )
-from .validate import result_key
 
 
 @dataclass
@@ -143,7 +144,7 @@ class _Emitter:
         if scope == ROOT:
             return self.outcome[outcome]
         name = self.unique(f"{self.scopes[scope].label} {outcome}")
-        error = {"rejected": "Approval.Rejected", "withdrawn": "Approval.Withdrawn"}[outcome]
+        error = {"rejected": ApprovalError.REJECTED, "withdrawn": ApprovalError.WITHDRAWN}[outcome].value
         self.scopes[scope].states[name] = {"Type": "Fail", "Error": error, "Cause": f"the step was {outcome}"}
         self.catch(scope, error, self.outcome[outcome], ROOT, "$.error")
         return name
@@ -216,13 +217,13 @@ class _Emitter:
         catchers: list[State] = []
         for target in node.return_to:
             if target == RESUBMIT:
-                catchers += self.catch(scope, f"Approval.Returned.{RESUBMIT}", self.resubmit, ROOT, None)
+                catchers += self.catch(scope, returned_error(RESUBMIT), self.resubmit, ROOT, None)
             else:
                 catchers += self.catch(
-                    scope, f"Approval.Returned.{target}", self.task[target], self.ir.scopes_of[target], None
+                    scope, returned_error(target), self.task[target], self.ir.scopes_of[target], None
                 )
-        catchers += self.catch(scope, "Approval.Rejected", self.outcome["rejected"], ROOT, "$.error")
-        catchers += self.catch(scope, "Approval.Withdrawn", self.outcome["withdrawn"], ROOT, "$.error")
+        catchers += self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
+        catchers += self.catch(scope, ApprovalError.WITHDRAWN.value, self.outcome["withdrawn"], ROOT, "$.error")
         return catchers
 
     def open_payload(self, node: ApprovalNode, stage: Stage) -> dict[str, Any]:
@@ -359,7 +360,8 @@ class _Emitter:
             self.add(ROOT, self.record, finish, check)
             rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
             states[check] = {"Type": "Choice", "Choices": [rule], "Default": done}
-            states[failed] = {"Type": "Fail", "Error": "Approval.Failed", "Cause": "an action failed; see the history"}
+            states[failed] = {"Type": "Fail", "Error": ApprovalError.FAILED.value,
+                              "Cause": "an action failed; see the history"}
             states[done] = {"Type": "Succeed"}
         else:
             self.add(ROOT, self.record, finish, None)
@@ -446,6 +448,7 @@ class _Emitter:
                 "allow": [],
                 "return_to": [],
             },
+            "settings": {},  # a resubmission is the requester's: never auto-approved, never unstaffed
         }
         state = self.invoke(OPEN_STEP, payload, token=True)
         state["ResultPath"] = "$.input"
@@ -453,7 +456,7 @@ class _Emitter:
         state["Retry"] = [self.transient_retry()]
         state["Catch"] = [
             {
-                "ErrorEquals": ["States.Timeout", "Approval.Withdrawn"],
+                "ErrorEquals": ["States.Timeout", ApprovalError.WITHDRAWN.value],
                 "ResultPath": "$.error",
                 "Next": self.outcome["withdrawn"],
             }

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from approvals.contract.names import RESUBMIT_STEP as RESUBMIT_STEP_ID
+from approvals.contract.names import machine_name, result_key
+
 from .conditions import Expr
 from .durations import parse_duration
 from .loader import Path
@@ -24,11 +27,11 @@ from .model import (
     UsersSpec,
     WaitStep,
 )
-from .validate import ValidatedFlow, result_key
+from .validate import ValidatedFlow
 
 Json = Any
 Outcome = Literal["approved", "rejected", "withdrawn"]
-RESUBMIT = "requester"
+RESUBMIT = RESUBMIT_STEP_ID
 # The requester gets this long to resubmit after a return, then the approval counts as withdrawn.
 RESUBMIT_TIMEOUT = 30 * 86400
 RUNTIME_RETRY_ATTEMPTS = 3
@@ -138,7 +141,7 @@ class FlowIR:
 
     @property
     def name(self) -> str:
-        return f"{self.flow}-v{self.version}"
+        return machine_name(self.flow, self.version)
 
     def walk(self) -> list[IRNode]:
         return list(_walk(self.steps))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from approvals.contract.manifest import DEFAULT_RETAIN_SECONDS, MANIFEST_FORMAT, FlowManifestSpec
+
 from .asl import FINISH, NOTIFY, OPEN_STEP, TIMED_OUT, arn
+from .durations import parse_duration
 from .emit import Emitted
 from .ir import ActionNode, ApprovalNode, FlowIR, Stage, WaitNode
+from .spec import outcomes_spec, steps_spec
 
 RUNTIME_FUNCTIONS = (OPEN_STEP, NOTIFY, TIMED_OUT, FINISH)
 
@@ -54,10 +58,12 @@ def input_schema(ir: FlowIR) -> dict[str, Any]:
 
 
 def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str, source: str) -> dict[str, Any]:
-    """`source` is the flow file itself: the runtime compiles it again for preview, so that the API
-    and the CLI answer from the same code."""
+    """The compiled flow the functions read (approvals.contract.manifest), checked against the
+    contract's model before it is written. `source` is the flow file, kept for people (and for
+    `dsl_compiler upgrade`); no function reads it."""
     functions = sorted(set(emitted.functions))
-    return {
+    manifest = {
+        "format": MANIFEST_FORMAT,
         "flow": ir.flow,
         "version": ir.version,
         "title": ir.title,
@@ -67,8 +73,13 @@ def build_manifest(ir: FlowIR, emitted: Emitted, definition_file: str, source: s
         "substitutions": {arn(f)[2:-1]: {"Fn::GetAtt": [f, "Arn"]} for f in functions},
         "permissions": [{"action": "lambda:InvokeFunction", "function": f} for f in functions],
         "events": _events(ir),
-        "steps": list(ir.step_ids),
         "input_schema": input_schema(ir),
-        "retain_hot": ir.settings.get("retain_hot", "30d"),
+        "steps": [s.model_dump(mode="json", exclude_defaults=True) for s in steps_spec(ir.steps)],
+        "cc": list(ir.cc),
+        "outcomes": {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in outcomes_spec(ir).items()},
+        "settings": ir.settings,
+        "retain_hot_seconds": parse_duration(str(ir.settings.get("retain_hot"))) or DEFAULT_RETAIN_SECONDS,
         "source": source,
     }
+    FlowManifestSpec.model_validate(manifest)  # what the functions will read, read once here
+    return manifest

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from approvals.contract.names import result_key
+
 from . import conditions
 from .durations import parse_duration
 from .errors import ErrorSink, Location
@@ -332,9 +334,6 @@ def fixed_user_count(approvers: list[Any]) -> int | None:
     return None
 
 
-def result_key(step_id: str) -> str:
-    """Key of an action's result in the execution state (JSONPath-safe)."""
-    return step_id.replace("-", "_")
 
 
 def walk_steps(steps: list[Any], path: Path) -> Iterator[tuple[Path, Any]]:

@@ -1,4 +1,4 @@
-"""A small client of the HTTP API (../shared/spec/api.md) as served by the local gateway, for tests
+"""A small client of the HTTP API (docs/api.md) as served by the local gateway, for tests
 and the demo: it acts as real users would, each with a token from `POST /_local/token`, and learns
 what happened only by reading `GET /approvals/{id}` (the approval runs asynchronously).
 

@@ -325,7 +325,7 @@ def deploy(
 
 
 def seed_directory(client: Callable[[str], Any], table_name: str, path: Path) -> None:
-    from approvals.adapters.store import Store  # functions/ is on sys.path once the seam is installed
+    from approvals.adapters.store import Store
 
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     Store(table_name=table_name, client=client("dynamodb")).put_directory(str(doc["tenant"]), doc)

@@ -8,19 +8,14 @@ holds it, its execution and that execution's history.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from typing import Any
 
+from approvals.adapters.store import Store
+from approvals.domain import Approval
+from approvals.domain.directory import NAME  # who may hold a token: the gateway checks it too
+
 from .deploy import Deployment
-from .lambda_seam import FUNCTIONS_DIR
-
-if str(FUNCTIONS_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS_DIR))
-
-from approvals.adapters.store import Store  # noqa: E402 - needs functions/ on sys.path, as in Lambda
-from approvals.domain import Approval  # noqa: E402
-from approvals.domain.directory import NAME  # noqa: E402 - who may hold a token: the gateway checks it too
 
 __all__ = ["NAME", "DeployedStack"]
 

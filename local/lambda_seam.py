@@ -1,4 +1,4 @@
-"""Run Lambda handlers in-process inside moto (no Docker on these machines).
+"""Run Lambda handlers in-process inside moto, offline and without Docker (docs/local-aws.md).
 
 moto's `LambdaFunction._invoke_lambda(self, event)` normally starts a container and returns
 `(payload_json_str, errored, logs)`. We replace it: import the module named by the function's
@@ -148,8 +148,6 @@ def install(extra_env: Mapping[str, str] | None = None) -> None:
     variables, e.g. `AWS_ENDPOINT_URL` in server mode."""
     global _original
     _serialize_interpreter_clients()
-    if str(FUNCTIONS_DIR) not in sys.path:
-        sys.path.insert(0, str(FUNCTIONS_DIR))  # the CodeUri, as the Lambda runtime would have it
     _extra_env.clear()
     _extra_env.update(extra_env or {})
     if _original is None:

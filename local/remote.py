@@ -208,7 +208,7 @@ class RemoteStack(DeployedStack):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from approvals.domain import InvalidInput  # functions/ is on sys.path once .deployed is imported
+    from approvals.domain import InvalidInput
 
     parser = argparse.ArgumentParser(prog="python -m local.remote", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,5 +1,5 @@
-"""`python -m local.serve` (`make serve`, optional `PORT=8080`): the HTTP API of
-../shared/spec/api.md on 127.0.0.1, for the flows in flows/ and the people in flows/directory.yaml.
+"""`python -m local.serve` (`make serve`, optional `PORT=8080`): the HTTP API of docs/api.md
+on 127.0.0.1, for the flows in flows/ and the people in flows/directory.yaml.
 
 Compiles the flows, starts the local stack with moto as a server, and puts the local gateway
 (local/gateway.py) in front of the deployed ApiFunction. Runs until Ctrl-C.

@@ -43,7 +43,7 @@ _FAKE_ENV = {
     "AWS_REGION": REGION,
 }
 
-from approvals import service  # noqa: E402 - .deployed put functions/ on sys.path, as in Lambda
+from approvals import service  # noqa: E402
 from approvals.adapters import aws as aws_clients  # noqa: E402
 from approvals.adapters.archive_store import ArchiveStore  # noqa: E402
 from approvals.adapters.events import Events  # noqa: E402

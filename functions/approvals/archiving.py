@@ -9,23 +9,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from dsl_compiler.durations import parse_duration
-
 from . import catalog
 from .adapters import retention
 from .adapters.store_items import approval_from, step_from
 from .archive import archive_key, build_document, decode, encode
+from .contract.manifest import DEFAULT_RETAIN_SECONDS
 from .domain import Approval, ApprovalStatus, Conflict, NotFound
 from .runtime import Runtime, default_runtime
 
-DEFAULT_RETAIN = "30d"
 _EVENT_KEYS = ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")
 
 
 def retain_seconds(flow: str, version: int) -> int:
+    """How long the flow keeps a finished approval's items in the table (its `retain_hot`)."""
     entry = catalog.find(flow, version)
-    text = str((entry.manifest.get("retain_hot") if entry is not None else None) or DEFAULT_RETAIN)
-    return parse_duration(text) or parse_duration(DEFAULT_RETAIN) or 0
+    return entry.spec.retain_hot_seconds if entry is not None else DEFAULT_RETAIN_SECONDS
 
 
 def archive_approval(tenant: str, approval_id: str, *, rt: Runtime | None = None) -> str:

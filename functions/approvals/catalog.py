@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .contract.manifest import FlowManifestSpec, read_manifest
 from .domain import UnknownFlow
 
 CATALOG_ENV = "FLOW_CATALOG_DIR"
@@ -29,7 +28,7 @@ def catalog_dir() -> Path:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the runtime needs to know of one step of the flow source."""
+    """What the runtime needs to know of one step of the compiled flow."""
 
     id: str
     type: str
@@ -40,90 +39,44 @@ class StepInfo:
 
 @dataclass(frozen=True)
 class FlowEntry:
-    flow: str
-    version: int
-    title: str
-    state_machine: str
-    steps: tuple[str, ...]
-    input_schema: Mapping[str, Any]
-    source: str = ""
-    manifest: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """One flow version of the catalog: its manifest (`spec`), read once."""
 
-    @cached_property
-    def doc(self) -> Mapping[str, Any]:
-        """The flow's YAML source, parsed (an empty mapping if the manifest carries none)."""
-        if not self.source:
-            return {}
-        parsed = yaml.safe_load(self.source)
-        return parsed if isinstance(parsed, Mapping) else {}
+    spec: FlowManifestSpec
+
+    @property
+    def flow(self) -> str:
+        return self.spec.flow
+
+    @property
+    def version(self) -> int:
+        return self.spec.version
+
+    @property
+    def title(self) -> str:
+        return self.spec.display_title
+
+    @property
+    def state_machine(self) -> str:
+        return self.spec.name
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return self.spec.step_ids
+
+    @property
+    def input_schema(self) -> Mapping[str, Any]:
+        return self.spec.input_schema
 
     @cached_property
     def step_info(self) -> dict[str, StepInfo]:
-        found: dict[str, StepInfo] = {}
-        _walk_steps(self.doc.get("steps") or [], found)
-        return found
+        followers = self.spec.followers
+        return {sid: StepInfo(id=sid, type=step.kind, compensate=self.spec.compensation_of(sid),
+                              followers=followers.get(sid, ()))
+                for sid, step in self.spec.by_id.items()}
 
-    @cached_property
+    @property
     def from_input_fields(self) -> tuple[str, ...]:
-        """Input fields that name approvers (`{from_input: field}` anywhere in the flow)."""
-        names: list[str] = []
-        _find_from_input(self.doc, names)
-        return tuple(dict.fromkeys(names))
-
-
-def _ids(steps: Sequence[Any]) -> list[str]:
-    out: list[str] = []
-    for step in steps:
-        if not isinstance(step, Mapping):
-            continue
-        if step.get("id"):
-            out.append(str(step["id"]))
-        for nested in _nested_lists(step):
-            out += _ids(nested)
-    return out
-
-
-def _nested_lists(step: Mapping[str, Any]) -> list[Sequence[Any]]:
-    lists: list[Sequence[Any]] = [b for b in step.get("branches") or [] if isinstance(b, list)]
-    lists += [c.get("steps") or [] for c in step.get("cases") or [] if isinstance(c, Mapping)]
-    if isinstance(step.get("default"), list):
-        lists.append(step["default"])
-    return lists
-
-
-def _walk_steps(steps: Sequence[Any], found: dict[str, StepInfo]) -> None:
-    for index, step in enumerate(steps):
-        if not isinstance(step, Mapping) or not step.get("id"):
-            continue
-        compensate = step.get("compensate")
-        found[str(step["id"])] = StepInfo(
-            id=str(step["id"]), type=str(step.get("type", "")),
-            compensate=str(compensate) if compensate else None, followers=tuple(_ids(steps[index + 1:])),
-        )
-        for nested in _nested_lists(step):
-            _walk_steps(nested, found)
-
-
-def _find_from_input(node: Any, names: list[str]) -> None:
-    if isinstance(node, Mapping):
-        if "from_input" in node and isinstance(node["from_input"], str):
-            names.append(node["from_input"])
-        for value in node.values():
-            _find_from_input(value, names)
-    elif isinstance(node, list):
-        for item in node:
-            _find_from_input(item, names)
-
-
-def _entry(manifest: Mapping[str, Any]) -> FlowEntry:
-    return FlowEntry(
-        flow=str(manifest["flow"]), version=int(manifest["version"]),
-        title=str(manifest.get("title") or manifest["flow"]),
-        state_machine=str(manifest.get("state_machine") or f"{manifest['flow']}-v{manifest['version']}"),
-        steps=tuple(str(s) for s in manifest.get("steps") or ()),
-        input_schema=manifest.get("input_schema") or {}, source=str(manifest.get("source") or ""),
-        manifest=manifest,
-    )
+        return self.spec.from_input_fields
 
 
 def _load(directory: Path) -> dict[tuple[str, int], FlowEntry]:
@@ -132,7 +85,7 @@ def _load(directory: Path) -> dict[tuple[str, int], FlowEntry]:
         if found is None:
             found = {}
             for path in sorted(directory.glob("*.manifest.json")) if directory.is_dir() else ():
-                entry = _entry(json.loads(path.read_text(encoding="utf-8")))
+                entry = FlowEntry(read_manifest(json.loads(path.read_text(encoding="utf-8"))))
                 found[(entry.flow, entry.version)] = entry
             _loaded[directory] = found
         return found

@@ -3,23 +3,33 @@ read-modify-write loop every change to an approval goes through."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from .adapters.archive_store import ArchiveStore
 from .adapters.events import Events
 from .adapters.sfn import StepFunctions, TokenGone
 from .adapters.store import NewEvent, StepWrite, Store
 from .domain import Approval, ApprovalStatus, StaleRevision, Step, StepStatus
+from .settings import settings
 
-log = logging.getLogger(__name__)
+# A child of the service's Logger (the handlers' and the API's): its lines go through that Logger's
+# handler, with the keys the handler appended (approval_id, tenant, ...) and the service's name.
+log = Logger(service=settings().service_name, child=True)
 
 # Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;
 # a handful of re-reads settles them, after which the caller gets a clear conflict.
 MAX_ATTEMPTS = 8
+
+
+def _keys(tenant: Any, approval_id: Any, **more: Any) -> dict[str, Any]:
+    """What a log line of this module is about, for the lines logged outside a handler that tagged
+    them (the sweep goes through many approvals); inside one they are the same values."""
+    return {"tenant": tenant, "approval_id": approval_id, **more}
 
 
 def utcnow() -> datetime:
@@ -122,7 +132,8 @@ def complete_token(rt: Runtime, approval: Approval, stage: Step) -> None:
         mark = "sent"
     except TokenGone:
         # The Task already timed out or the run ended: the machine has moved on without us.
-        log.warning("token of %s/%s stage %s is gone", approval.id, stage.step, stage.stage)
+        log.warning("token of %s/%s stage %s is gone", approval.id, stage.step, stage.stage,
+                    extra=_keys(approval.tenant, approval.id, step=stage.step, stage=stage.stage))
         mark = "gone"
     rt.store.mark_callback(approval.tenant, approval.id, stage.step, stage.stage, mark)
 
@@ -158,7 +169,8 @@ def start_execution(rt: Runtime, approval: Approval) -> bool:
     try:
         rt.sfn.start(state_machine_name(approval.flow, approval.flow_version), approval.id, payload)
     except Exception:
-        log.exception("execution of %s not started; the sweep retries", approval.id)
+        log.exception("execution of %s not started; the sweep retries", approval.id,
+                      extra=_keys(approval.tenant, approval.id))
         return False
     rt.store.mark_started(approval.tenant, approval.id)
     return True
@@ -171,8 +183,10 @@ def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:
     try:
         rt.events.put(detail_type, body)
     except Exception:
-        log.exception("%s for %s not published; kept for the sweep", detail_type, body.get("approval_id"))
+        keys = _keys(body.get("tenant"), body.get("approval_id"), detail_type=detail_type)
+        log.exception("%s for %s not published; kept for the sweep", detail_type, body.get("approval_id"), extra=keys)
         try:
             rt.store.put_outbox(detail_type, body, iso(rt.now()))
         except Exception:
-            log.exception("%s for %s is lost: the outbox write failed too", detail_type, body.get("approval_id"))
+            log.exception("%s for %s is lost: the outbox write failed too", detail_type, body.get("approval_id"),
+                          extra=keys)

@@ -1,8 +1,8 @@
-"""Every expected run in the comments at the top of flows/*.yaml (the acceptance set, as in
-../shared/spec/flows/), through the HTTP API only: each person with their own token from the local
-gateway, deciding when GET /approvals/{id} shows their step open, the outcome and the steps read
-back from the API, and each history's hash chain checked. Only `failing_action` (making a sample
-action fail, as the template's FAIL_ACTIONS does) reaches behind the API: that is setup.
+"""Every expected run in the comments at the top of flows/*.yaml (the acceptance set), through
+the HTTP API only: each person with their own token from the local gateway, deciding when
+GET /approvals/{id} shows their step open, the outcome and the steps read back from the API, and
+each history's hash chain checked. Only `failing_action` (making a sample action fail, as the
+template's FAIL_ACTIONS does) reaches behind the API: that is setup.
 
 Runs on both targets (conftest.py). Locally one hour of flow time is one second. Three runs wait
 for a human timeout (access-request security 4h = 4 s, leave-request director 2d = 48 s,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from ..settings import settings
 from . import aws
 
 
@@ -15,7 +15,7 @@ class ArchiveStore:
 
     @property
     def bucket(self) -> str:
-        return self._bucket or os.environ["ARCHIVE_BUCKET"]
+        return self._bucket or settings().require("archive_bucket")
 
     @property
     def client(self) -> Any:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..settings import settings
 from . import aws
 
 SOURCE = "approvals"
@@ -19,7 +19,7 @@ class Events:
 
     @property
     def bus_name(self) -> str:
-        return self._bus_name or os.environ.get("EVENT_BUS_NAME", "default")
+        return self._bus_name or settings().event_bus_name
 
     @property
     def client(self) -> Any:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..settings import settings
 from . import aws
 
 # Errors that mean the token can no longer be completed (the Task timed out, the execution ended).
@@ -32,7 +32,7 @@ class StepFunctions:
 
     def state_machine_arn(self, name: str) -> str:
         # The template passes the prefix so no lookup is needed; elsewhere ask STS once for the account.
-        prefix = self._arn_prefix or os.environ.get("STATE_MACHINE_ARN_PREFIX")
+        prefix = self._arn_prefix or settings().state_machine_arn_prefix
         if not prefix:
             account = aws.client("sts").get_caller_identity()["Account"]
             region = self.client.meta.region_name

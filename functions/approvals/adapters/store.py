@@ -27,7 +27,6 @@ when its change does.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -45,6 +44,7 @@ from ..domain import (
     StaleRevision,
     Step,
 )
+from ..settings import settings
 from . import aws
 from .store_items import (
     REMIND_SHARDS,
@@ -79,7 +79,7 @@ class Store:
 
     @property
     def table_name(self) -> str:
-        return self._table_name or os.environ["TABLE_NAME"]
+        return self._table_name or settings().require("table_name")
 
     @property
     def client(self) -> Any:

@@ -1,4 +1,4 @@
-"""The HTTP API (../shared/spec/api.md): one powertools resolver, routes in routers under `/v1`.
+"""The HTTP API (docs/api.md): one powertools resolver, routes in routers under `/v1`.
 
 Deployed, API Gateway passes the resource path without the stage (`/v1/flows`); the local
 gateway passes the same path, so one set of rules serves both. The handler is
@@ -9,26 +9,35 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import Route
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, OpenAPI, Server
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..domain import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
-from ..domain.errors import TooSoon
+from ..domain import DomainError
 from . import actions, approvals, flows
-from .errors import ApiError, PayloadTooLarge, Unauthorized, UnsupportedBody, error_response, validation_details
-from .identity import caller_from_event
+from .errors import (
+    ApiError,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedBody,
+    error_response,
+    refusal,
+    validation_details,
+)
+from .identity import Caller, caller_from_event
 from .models import Health
 from .telemetry import logger, metrics
 
@@ -53,12 +62,61 @@ def body_size(event: Any) -> int:
     return len(body.encode("utf-8")) if isinstance(body, str) else len(body)
 
 
-class ApprovalsResolver(APIGatewayRestResolver):
-    """APIGatewayRestResolver that turns away strangers (401) and oversized bodies (413) first.
+def is_public(request: APIGatewayProxyEvent) -> bool:
+    """Whether the request is for one of PUBLIC_PATHS, as the resolver routes it: their routes are
+    GETs, which powertools matches with trailing slashes too; any other method on exactly such a
+    path is a 404 the caller may have without a token."""
+    path = request.path
+    return path in PUBLIC_PATHS or (request.http_method.upper() == "GET" and path.rstrip("/") in PUBLIC_PATHS)
 
-    powertools runs its request validation ahead of every middleware, so a middleware would
-    answer a stranger's malformed body with field details; this check runs before that.
+
+def admit(request: APIGatewayProxyEvent) -> Caller | None:
+    """The caller of a request the API will look at (None on a public path); else the ApiError that
+    turns it away: 401 for a stranger, 413 for a body over MAX_BODY_BYTES, 400 for a body that is
+    not JSON."""
+    caller = None
+    if not is_public(request):
+        caller = caller_from_event(request.raw_event)
+        if caller is None:
+            raise Unauthorized("a valid bearer token is required")
+    size = body_size(request.raw_event)
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    # powertools would parse a form body as fields named after the whole JSON text (curl's
+    # default without -H): say plainly what is wrong instead.
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if size and content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedBody("send the body as JSON, with Content-Type: application/json")
+    return caller
+
+
+def stage_prefix(request: APIGatewayProxyEvent) -> str:
+    """`/<stage>` when the request came through API Gateway's own URL (`/dev/openapi.json`), else ""
+    (a custom domain, the local gateway: the path has no stage in front)."""
+    context = request.request_context
+    stage, path = context.get("stage"), context.get("path") or ""
+    return f"/{stage}" if stage and stage != "$default" and path.startswith(f"/{stage}") else ""
+
+
+class ApprovalsResolver(APIGatewayRestResolver):
+    """APIGatewayRestResolver that turns away strangers (401), oversized bodies (413) and bodies
+    that are not JSON first, before it routes.
+
+    powertools (3.37) runs its request validation ahead of every middleware, those of `app.use`
+    included, so a middleware would parse a stranger's body and could answer it with field
+    details. `resolve`, the resolver's public entry point, therefore admits the request before
+    handing it to powertools, and answers a refusal itself, in the API's error shape.
     """
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request = APIGatewayProxyEvent(dict(event))
+        try:
+            caller = admit(request)
+        except ApiError as refused:
+            return ResponseBuilder[APIGatewayProxyEvent](refusal(refused)).build(request)
+        if caller is not None:
+            self.context["caller"] = caller  # for Depends(caller) and the log keys; resolve() clears it
+        return super().resolve(event, context)
 
     def exception_handler(self, exc_class: type[Exception] | list[type[Exception]]) -> Callable[[_H], _H]:
         """powertools' own registration, annotated (powertools leaves it untyped) so that the
@@ -66,33 +124,11 @@ class ApprovalsResolver(APIGatewayRestResolver):
         register: Any = super().exception_handler
         return cast("Callable[[_H], _H]", register(exc_class))
 
-    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> Any:
-        try:
-            self._admit(route)
-        except ApiError as refused:
-            return self._response_builder_class(response=_api_error(refused), serializer=self._serializer,
-                                                route=route)
-        return super()._call_route(route, route_arguments)
-
-    def _admit(self, route: Route) -> None:
-        event = self.current_event.raw_event
-        if route.path not in PUBLIC_PATHS:
-            caller = caller_from_event(event)
-            if caller is None:
-                raise Unauthorized("a valid bearer token is required")
-            self.context["caller"] = caller
-        size = body_size(event)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
-        # powertools would parse a form body as fields named after the whole JSON text (curl's
-        # default without -H): say plainly what is wrong instead.
-        content_type = (self.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if size and content_type and content_type != "application/json" and not content_type.endswith("+json"):
-            raise UnsupportedBody("send the body as JSON, with Content-Type: application/json")
-
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
-        """powertools documents a 422 for validation errors on every route; this API answers them
-        with a 400 in its own error shape, which each route documents itself."""
+        """powertools documents a 422 for validation errors on every route (a route's `responses`
+        cannot take it out); this API answers them with a 400 in its own error shape, which each
+        route documents itself. And powertools drops a route's empty `security`, which is how
+        OpenAPI says "no token needed": the public paths get theirs here."""
         schema = super().get_openapi_schema(**kwargs)
         for path, item in (schema.paths or {}).items():
             for operation in (item.get, item.put, item.post, item.delete, item.patch):
@@ -101,7 +137,7 @@ class ApprovalsResolver(APIGatewayRestResolver):
                 if operation.responses:
                     operation.responses.pop(422, None)
                 if path in PUBLIC_PATHS:
-                    operation.security = []  # powertools drops a route's empty `security`
+                    operation.security = []
         if schema.components and schema.components.schemas:
             for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
                 schema.components.schemas.pop(unused, None)
@@ -129,7 +165,7 @@ def health() -> Health:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    base = app._get_base_path() or "/"  # the stage prefix when called through API Gateway's own URL
+    base = stage_prefix(app.current_event) or "/"  # the stage when called through API Gateway's own URL
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
                     body=app.get_openapi_json_schema(servers=[Server(url=base)]))
 
@@ -153,51 +189,17 @@ app.use(middlewares=[log_keys])
 # --- errors: each mapped once, all in the shape of api.md ------------------------------------
 
 
-def _api_error(error: ApiError) -> Response[Any]:
-    return error_response(error.status, error.code, str(error), error.details)
-
-
-@app.exception_handler(ApiError)
-def on_api_error(error: ApiError) -> Response[Any]:
-    return _api_error(error)
+@app.exception_handler([ApiError, DomainError])
+def on_refusal(error: ApiError | DomainError) -> Response[Any]:
+    # Each class carries its status and code (errors.py, domain/errors.py); a domain refusal
+    # without a more specific class is still the request's fault (400), never a 500.
+    return refusal(error)
 
 
 @app.exception_handler(RequestValidationError)
 def on_invalid_request(error: RequestValidationError) -> Response[Any]:
     return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", "the request is not valid",
                           validation_details(error.errors()))
-
-
-@app.exception_handler(InvalidInput)
-def on_invalid_input(error: InvalidInput) -> Response[Any]:
-    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", str(error), error.details)
-
-
-@app.exception_handler(NotFound)
-def on_not_found(error: NotFound) -> Response[Any]:
-    return error_response(HTTPStatus.NOT_FOUND, "not_found", str(error))
-
-
-@app.exception_handler(NotAllowed)
-def on_not_allowed(error: NotAllowed) -> Response[Any]:
-    return error_response(HTTPStatus.FORBIDDEN, "not_allowed", str(error))
-
-
-@app.exception_handler(Conflict)
-def on_conflict(error: Conflict) -> Response[Any]:
-    return error_response(HTTPStatus.CONFLICT, "conflict", str(error))
-
-
-@app.exception_handler(TooSoon)
-def on_too_soon(error: TooSoon) -> Response[Any]:
-    return error_response(HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(error),
-                          headers={"Retry-After": str(max(1, int(error.retry_after)))})
-
-
-@app.exception_handler(DomainError)
-def on_other_domain_error(error: DomainError) -> Response[Any]:
-    # A domain refusal without a more specific class is still the request's fault, never a 500.
-    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", str(error))
 
 
 @app.exception_handler(IdempotencyAlreadyInProgressError)

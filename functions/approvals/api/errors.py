@@ -8,13 +8,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from ..domain import DomainError
+
 
 class ApiError(Exception):
-    """A refusal decided by the HTTP layer itself (the domain raises DomainError instead)."""
+    """A refusal decided by the HTTP layer itself (the domain raises DomainError instead). Both
+    carry the same attributes: `status`, `code`, `details`, `retry_after` (see `refusal`)."""
 
-    status = HTTPStatus.BAD_REQUEST
-    code = "invalid_input"
+    status: int = HTTPStatus.BAD_REQUEST
+    code: str = "invalid_input"
     details: tuple[dict[str, str], ...] = ()
+    retry_after: int | None = None
 
 
 class Unauthorized(ApiError):
@@ -38,6 +42,14 @@ def error_response(
     body = {"error": {"code": code, "message": message, "details": [dict(d) for d in details]}}
     return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body,
                     headers=dict(headers or {}))
+
+
+def refusal(error: ApiError | DomainError) -> Response[Any]:
+    """The answer to a refusal, from what its class says: its status and code, its message and
+    details, and a Retry-After header (whole seconds, at least one) when it says when to retry."""
+    retry = error.retry_after
+    headers = {"Retry-After": str(max(1, int(retry)))} if retry is not None else None
+    return error_response(error.status, error.code, str(error), error.details, headers=headers)
 
 
 def _field(loc: Sequence[Any]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.depends import Depends
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from .. import service
 from ..adapters import aws
+from ..settings import settings
 from .deps import caller, new_router
 from .identity import Caller
 from .models import ApprovalOut, FlowSummary, InputBody, Preview, approval_out, documented
@@ -27,6 +29,11 @@ IdempotencyKey = Annotated[
 ]
 # A repeated POST is recognised for a day; after that the same key starts a new approval.
 IDEMPOTENCY_SECONDS = 24 * 3600
+# Hashed over tenant, caller and key: another caller's equal key is another request.
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[tenant, user, key]", payload_validation_jmespath="[flow, input]",
+    expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True,
+)
 
 
 @router.get("/flows", tags=["flows"], summary="The flows a tenant member can start",
@@ -46,21 +53,25 @@ def _start(request: dict[str, Any]) -> dict[str, Any]:
     return {"approval_id": approval_id}
 
 
-def _start_once(request: dict[str, Any]) -> dict[str, Any]:
+@lru_cache(maxsize=256)
+def _idempotent_start(tenant: str, table_name: str, client: Any) -> Callable[..., Any]:
     """`_start` behind powertools' idempotency record, kept in the approvals table under the
-    tenant's own partition (every key starts with the tenant) and hashed over tenant, caller and
-    key: another caller's equal key is another request."""
+    tenant's own partition (every key starts with the tenant; powertools' DynamoDB layer has one
+    fixed partition key, so one layer per tenant). Built on the first keyed start of that tenant
+    in this container and reused after; nothing is built at import. The table and the client are
+    part of the key only for the local stack, where they change between stacks in one process."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk",
-        static_pk_value=f"T#{request['tenant']}#IDEMPOTENCY", expiry_attr="expires_at",
-        boto3_client=aws.client("dynamodb"),
+        table_name=table_name, key_attr="pk", sort_key_attr="sk",
+        static_pk_value=f"T#{tenant}#IDEMPOTENCY", expiry_attr="expires_at", boto3_client=client,
     )
-    config = IdempotencyConfig(
-        event_key_jmespath="[tenant, user, key]", payload_validation_jmespath="[flow, input]",
-        expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True,
-    )
-    config.register_lambda_context(router.lambda_context)
-    once = idempotent_function(_start, data_keyword_argument="request", persistence_store=persistence, config=config)
+    once: Callable[..., Any] = idempotent_function(_start, data_keyword_argument="request",
+                                                   persistence_store=persistence, config=IDEMPOTENCY)
+    return once
+
+
+def _start_once(request: dict[str, Any]) -> dict[str, Any]:
+    once = _idempotent_start(request["tenant"], settings().require("table_name"), aws.client("dynamodb"))
+    IDEMPOTENCY.register_lambda_context(router.lambda_context)  # this invocation's remaining time
     result: dict[str, Any] = once(request=request)
     return result
 

@@ -8,7 +8,6 @@ name themself or their tenant.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 # Every table key starts with `T#<tenant>#`: a tenant or user with `#` (or anything odd) in it
 # could reach another key space, so such an identity counts as no identity at all.
 from ..domain.directory import NAME as _NAME
+from ..settings import settings
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,9 @@ def _claims(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return claims if isinstance(claims, Mapping) else authorizer
 
 
-# Which verified claim names the caller: the contract's `sub`, or (template parameter UserClaim)
-# Cognito's `cognito:username`, so a directory can name people by their user names.
-USER_CLAIMS = ("sub", "cognito:username")
-
-
 def user_claim() -> str:
-    claim = os.environ.get("USER_CLAIM") or "sub"
-    return claim if claim in USER_CLAIMS else "sub"
+    """Which verified claim names the caller (USER_CLAIM: `sub` or `cognito:username`)."""
+    return settings().user_claim
 
 
 def caller_from_event(event: Mapping[str, Any]) -> Caller | None:

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (the shapes of ../shared/spec/api.md).
+"""Request and response bodies of the HTTP API (the shapes of docs/api.md).
 
 Requests forbid unknown keys, so a misspelt field is a 400 naming it rather than silently
 ignored. Responses are what powertools validates and serialises a route's result against, and

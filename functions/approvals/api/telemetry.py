@@ -1,18 +1,23 @@
-"""The API's Logger and Metrics (one of each per process, shared by the app and its routers)."""
+"""The API's Logger and Metrics (one of each per process, shared by the app and its routers).
+
+The Logger is the service's (settings: POWERTOOLS_SERVICE_NAME, `approvals`): powertools hands
+every Logger of one service the same handler and keys, so what the API appends to it is on the
+lines approvals.runtime logs during the request too.
+"""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from approvals.domain import Approval
+from approvals.settings import settings
 
-logger = Logger()
+logger = Logger(service=settings().service_name)
 # The template sets the namespace; the default keeps tests (no environment) from failing a flush.
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Approvals"))
+metrics = Metrics(namespace=settings().metrics_namespace)
 
 
 def count(name: str) -> None:

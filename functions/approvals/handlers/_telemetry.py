@@ -1,9 +1,12 @@
-"""What every step handler logs and counts: the approval's keys on every log line, and EMF metrics
-by flow (and step or outcome). Tracer is not imported: cold starts stay short."""
+"""What every handler logs and counts: the approval's keys on every log line, and EMF metrics
+by flow (and step or outcome). Tracer is not imported: cold starts stay short.
+
+`logger` is the service's Logger (settings: POWERTOOLS_SERVICE_NAME, `approvals`); approvals.runtime
+logs through a child of it, so its warnings carry the keys a handler appended.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +14,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-logger = Logger()
+from approvals.settings import settings
+
+logger = Logger(service=settings().service_name)
 
 
 def tag(event: Mapping[str, Any]) -> None:
@@ -24,8 +29,7 @@ def count(name: str, event: Mapping[str, Any], **dimensions: str) -> None:
     (the local stack runs many handlers in one process at once)."""
     if is_metrics_disabled():  # single_metric itself does not look at POWERTOOLS_METRICS_DISABLED
         return
-    # The template sets the namespace; the default keeps a flush outside Lambda (tests) from failing.
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Approvals")
+    namespace = settings().metrics_namespace
     dims = {"flow": str(event.get("flow") or "unknown"), **dimensions}
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=namespace,
                        default_dimensions=dims):

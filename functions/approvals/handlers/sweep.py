@@ -5,18 +5,18 @@ refused."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approvals import service
+from approvals.handlers._telemetry import logger
+from approvals.settings import settings
 
-logger = Logger()
 # The template sets the namespace; the default keeps a flush outside Lambda (tests) from failing.
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Approvals"))
+metrics = Metrics(namespace=settings().metrics_namespace)
 
 
 @metrics.log_metrics

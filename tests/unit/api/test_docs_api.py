@@ -13,11 +13,13 @@ import re
 from collections import Counter
 from http import HTTPStatus
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from approvals.api import app
 from approvals.api.errors import ApiError
+from approvals.domain import DomainError
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "api.md"
@@ -31,6 +33,7 @@ ERROR_ROW = re.compile(r"^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|")
 OUTSIDE_OPENAPI = {("GET", "/openapi.json"), ("GET", "/docs")}
 
 Route = tuple[str, str]
+E = TypeVar("E", bound=Exception)
 
 
 def doc_lines() -> list[str]:
@@ -86,21 +89,23 @@ def documented_errors() -> list[tuple[str, int]]:
     return rows
 
 
-def _subclasses(cls: type[ApiError]) -> list[type[ApiError]]:
+def _subclasses(cls: type[E]) -> list[type[E]]:
     return [cls, *(sub for child in cls.__subclasses__() for sub in _subclasses(child))]
 
 
 def api_errors() -> set[tuple[str, int]]:
     """(code, status) of every error the API function answers with: the ApiError classes
-    (errors.py), and every `error_response(HTTPStatus.X, "code", ...)` in the api package."""
+    (errors.py) and the DomainError classes (domain/errors.py), each answered with its own
+    `status` and `code`, and every `error_response(HTTPStatus.X, "code", ...)` in the api package."""
     found = {(cls.code, int(cls.status)) for cls in _subclasses(ApiError)}
+    found |= {(cls.code, int(cls.status)) for cls in _subclasses(DomainError)}
     for module in sorted(API_PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "error_response"):
                 continue
             status, code = node.args[:2]
             if isinstance(code, ast.Attribute) and code.attr == "code":
-                continue  # an ApiError's own code and status (`error.code`): the classes above
+                continue  # an error's own code and status (`error.code`): the classes above
             where = f"{module.name}:{node.lineno}"
             assert isinstance(code, ast.Constant) and isinstance(code.value, str), f"{where}: code is not a literal"
             assert isinstance(status, ast.Attribute) and getattr(status.value, "id", None) == "HTTPStatus", (

@@ -15,7 +15,8 @@ from statelint.linter import Linter
 from dsl_compiler import compile_file
 from tests.conftest import FLOWS, ROOT
 
-GOLDEN = Path(__file__).parent / "golden"
+# statemachines/ is what template.yaml deploys and the one golden copy of the example flows' output.
+GOLDEN = ROOT / "statemachines"
 IDS = [p.stem for p in FLOWS]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 
 from approvals import catalog
 from approvals.domain import InvalidInput, UnknownFlow, validate_input
+from dsl_compiler import compile_text
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -117,13 +117,17 @@ def test_integral_floats_are_integers() -> None:
 
 @pytest.fixture
 def own_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    source = "flow: trip\nversion: 2\nsteps:\n  - id: pick\n    type: approval\n    approvers: {from_input: buddy}\n" \
-             "  - id: rest\n    type: wait\n    duration: 1h\n  - id: book\n    type: action\n    function: Book\n" \
-             "    compensate: Unbook\ncc: [{from_input: watchers}]\n"
+    # Compiled as `make compile` would: the catalog reads the compiled steps, never the source.
     for version, title in ((1, "Trip"), (2, "Trip, again")):
-        manifest = {"flow": "trip", "version": version, "title": title, "state_machine": f"trip-v{version}",
-                    "steps": ["pick", "rest", "book"], "input_schema": {"type": "object"}, "source": source}
-        (tmp_path / f"trip-v{version}.manifest.json").write_text(json.dumps(manifest))
+        source = "\n".join([
+            "flow: trip", f"version: {version}", f"title: {title}", "input:",
+            "  buddy: {type: string, required: true}", "  watchers: {type: array, items: {type: string}}",
+            "steps:", "  - id: pick", "    type: approval", "    approvers: [{from_input: buddy}]", "    timeout: none",
+            "  - id: rest", "    type: wait", "    duration: 1h",
+            "  - id: book", "    type: action", "    function: Book", "    compensate: Unbook",
+            "cc: [{from_input: watchers}]", ""])
+        compiled = compile_text(source, f"trip-v{version}.yaml")
+        (tmp_path / compiled.manifest_file).write_text(compiled.manifest_json())
     monkeypatch.setenv(catalog.CATALOG_ENV, str(tmp_path))
     yield tmp_path
     catalog.reload()

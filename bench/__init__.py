@@ -1,0 +1,1 @@
+"""Benchmarks of the Lambda package (not deployed: template.yaml's CodeUri is functions/ only)."""

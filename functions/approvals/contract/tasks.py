@@ -1,0 +1,111 @@
+"""The input of every Task a compiled machine runs: what `dsl_compiler/emit.py` writes as each
+Task's `Payload` and what the handler it calls parses (powertools `event_parser`). A compiler test
+checks that every emitted Payload has exactly the fields of its model.
+
+Unknown keys are refused: a machine and its handlers that disagree fail loudly at the boundary
+rather than dropping a field. Machines already deployed send what these models accept (the
+oldest shapes still accepted are noted where they differ).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .manifest import ApproverSpec, Mode
+
+
+class _Task(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskContext(_Task):
+    """What every Task is told of the run it belongs to."""
+
+    approval_id: str
+    tenant: str
+    flow: str
+    flow_version: int
+    requester: str
+
+
+class OpenStageSpec(_Task):
+    """The stage to open, as compiled: its people, mode, deadline, reminders and what they may do."""
+
+    title: str
+    approvers: tuple[ApproverSpec, ...]
+    mode: Mode = "any"
+    timeout_seconds: int | None = None
+    remind_seconds: tuple[int, ...] = ()
+    allow: tuple[str, ...] = ()
+    return_to: tuple[str, ...] = ()
+
+
+class OpenStepInput(TaskContext):
+    """OpenStepFunction (waitForTaskToken): open an approval stage, or the requester's resubmission."""
+
+    task_token: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["approval", "resubmit"] = "approval"
+    step: str
+    stage: int = 0
+    spec: OpenStageSpec
+    settings: dict[str, Any] = Field(default_factory=dict)  # auto_approve, if_no_approvers
+
+
+class StepTimedOutInput(TaskContext):
+    """StepTimedOutFunction: the stage's deadline passed and `on_timeout` settles it."""
+
+    step: str
+    stage: int = 0
+    outcome: Literal["approved", "rejected"]
+
+
+class NotifyInput(TaskContext):
+    """NotifyFunction: a `notify` step."""
+
+    step: str
+    to: tuple[ApproverSpec, ...] = ()
+    message: str = ""
+
+
+class OutcomeNotify(_Task):
+    to: tuple[ApproverSpec, ...] = ()
+    message: str | None = None
+
+
+class FinishInput(TaskContext):
+    """FinishFunction: the run's outcome, its leaf steps, who is told, and the final state (the
+    results and failures of its actions)."""
+
+    outcome: Literal["approved", "rejected", "withdrawn", "failed"]
+    steps: tuple[str, ...] = ()
+    cc: tuple[ApproverSpec, ...] = ()
+    # Per outcome; machines compiled before the message was passed on send a bare list of specs.
+    notify: dict[str, OutcomeNotify | tuple[ApproverSpec, ...]] = Field(default_factory=dict)
+    state: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionInput(TaskContext):
+    """An action's function: the step it runs for and its mapped `input` (docs/dsl.md, `action`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # an action is the flow author's own function
+
+    step: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompensationInput(TaskContext):
+    """An action's `compensate` function: the step to undo and what the action returned."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    step: str
+    result: Any = None
+
+
+__all__ = [
+    "ActionInput", "CompensationInput", "FinishInput", "NotifyInput", "OpenStageSpec", "OpenStepInput",
+    "OutcomeNotify", "StepTimedOutInput", "TaskContext",
+]
