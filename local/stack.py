@@ -43,14 +43,15 @@ _FAKE_ENV = {
     "AWS_REGION": REGION,
 }
 
-from approvals import service  # noqa: E402
 from approvals.adapters import aws as aws_clients  # noqa: E402
 from approvals.adapters.archive_store import ArchiveStore  # noqa: E402
 from approvals.adapters.events import Events  # noqa: E402
 from approvals.adapters.sfn import StepFunctions  # noqa: E402
 from approvals.adapters.store import Store  # noqa: E402
+from approvals.commands.decide import decide  # noqa: E402
+from approvals.commands.start import start_approval  # noqa: E402
 from approvals.domain import Approval, Step, StepStatus  # noqa: E402
-from approvals.runtime import Runtime  # noqa: E402
+from approvals.wiring import Runtime  # noqa: E402
 
 
 def _free_port() -> int:
@@ -85,6 +86,7 @@ class LocalStack(DeployedStack):
         self.endpoint_url: str | None = None
         self.deployment: Deployment | None = None
         self.runtime: Runtime | None = None
+        self._store: Store | None = None
         self._mock: Any = None
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -153,8 +155,9 @@ class LocalStack(DeployedStack):
             self.client, root=self.root, time_scale=self.time_scale, parameters=self.parameters,
             statemachines_dir=self.statemachines_dir,
         )
+        self._store = Store(self.deployment.table_name, client=self.client("dynamodb"))
         self.runtime = Runtime(
-            store=Store(self.deployment.table_name, client=self.client("dynamodb")),
+            store=self._store,
             sfn=StepFunctions(client=self.client("stepfunctions"), arn_prefix=self._arn_prefix()),
             events=Events(self.deployment.bus_name, client=self.client("events")),
             archive=ArchiveStore(self.deployment.archive_bucket, client=self.client("s3")),
@@ -229,7 +232,10 @@ class LocalStack(DeployedStack):
 
     @property
     def store(self) -> Store:
-        return self.rt.store
+        """The table's adapter itself (tests reach past the interface, e.g. to its client)."""
+        if self._store is None:
+            raise RuntimeError("the local stack is not started")
+        return self._store
 
     @property
     def rt(self) -> Runtime:
@@ -241,7 +247,7 @@ class LocalStack(DeployedStack):
         self, flow: str, requester: str, input: Mapping[str, Any], *, version: int | None = None,
         tenant: str | None = None,
     ) -> str:
-        return service.start_approval(
+        return start_approval(
             tenant or self.tenant, flow, version or self.version_of(flow), requester, input, rt=self.rt
         )
 
@@ -249,7 +255,7 @@ class LocalStack(DeployedStack):
         self, approval_id: str, step: str, user: str, decision: str = "approve", comment: str | None = None,
         *, tenant: str | None = None,
     ) -> Approval:
-        return service.decide(tenant or self.tenant, approval_id, step, user, decision, comment, rt=self.rt)
+        return decide(tenant or self.tenant, approval_id, step, user, decision, comment, rt=self.rt)
 
     def wait_for_open_step(
         self, approval_id: str, step: str, timeout: float = 10.0, tenant: str | None = None

@@ -3,10 +3,12 @@ to the archive, and the archive verifies against the hash chain."""
 
 from __future__ import annotations
 
-from approvals import service
 from approvals.adapters.store_items import approval_pk, to_ddb
-from approvals.archive import decode, main, verify_chain
+from approvals.archive.verify import main
 from approvals.domain import NotFound
+from approvals.domain.archive_document import decode, verify_chain
+from approvals.queries.approval import get_approval
+from approvals.queries.history import history
 from local.stack import LocalStack
 
 
@@ -34,17 +36,17 @@ def test_finished_approval_is_archived_then_read_back_from_s3(stack: LocalStack)
     for item in items:
         if item["sk"]["S"] != "ARCHIVE":
             dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-    approval = service.get_approval("acme", approval_id, "ann", rt=stack.rt)
+    approval = get_approval("acme", approval_id, "ann", rt=stack.rt)
     assert approval.status.value == "approved"
     assert {s.step: s.status.value for s in approval.steps}["manager"] == "approved"
-    history = service.history("acme", approval_id, "bob", rt=stack.rt)
-    assert history["source"] == "archive"
-    assert history["events"][-1]["type"] == "Approval Completed"
-    assert verify_chain(history["events"]) is None
+    trail = history("acme", approval_id, "bob", rt=stack.rt)
+    assert trail["source"] == "archive"
+    assert trail["events"][-1]["type"] == "Approval Completed"
+    assert verify_chain(trail["events"]) is None
     # Still not visible to someone who took no part, and still not to another tenant.
     for tenant, user in (("acme", "frank"), ("globex", "ann")):
         try:
-            service.get_approval(tenant, approval_id, user, rt=stack.rt)
+            get_approval(tenant, approval_id, user, rt=stack.rt)
         except NotFound:
             continue
         raise AssertionError(f"{tenant}/{user} could read the archived approval")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from approvals import service
+from approvals.commands.decide import decide
 from approvals.domain import ApprovalStatus, NotAllowed, StepNotOpen, StepStatus
-from approvals.runtime import Runtime
+from approvals.queries.inbox import inbox
+from approvals.wiring import Runtime
 from local.stack import LocalStack
 
 RUNS: list[Any] = [
@@ -136,10 +137,10 @@ def test_delegate_decides_acting_for_the_manager(stack: LocalStack) -> None:
                            now=lambda: datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-28"})
     stack.wait_for_open_step(approval_id, "manager")
-    waiting = [i for i in service.inbox("acme", "dave", rt=during_leave) if i["approval_id"] == approval_id]
+    waiting = [i for i in inbox("acme", "dave", rt=during_leave) if i["approval_id"] == approval_id]
     assert [(i["step"], i["acting_for"]) for i in waiting] == [("manager", "bob")]
 
-    service.decide("acme", approval_id, "manager", "dave", "approve", "bob is away", rt=during_leave)
+    decide("acme", approval_id, "manager", "dave", "approve", "bob is away", rt=during_leave)
 
     manager = stack.approval(approval_id).current("manager")
     assert manager is not None and manager.status is StepStatus.APPROVED

@@ -18,7 +18,16 @@ from typing import Any
 
 import pytest
 
-from approvals import catalog, service
+from approvals import catalog
+from approvals.commands import decide as decide_command
+from approvals.commands.add_signers import add_signers
+from approvals.commands.comment import comment
+from approvals.commands.remind import remind
+from approvals.commands.resubmit import resubmit
+from approvals.commands.return_step import return_step
+from approvals.commands.start import start_approval
+from approvals.commands.transfer import transfer
+from approvals.commands.withdraw import withdraw
 from approvals.domain import (
     ActionNotAllowed,
     ApprovalStatus,
@@ -32,7 +41,12 @@ from approvals.domain import (
     TooSoon,
     UnknownUser,
 )
-from approvals.runtime import Runtime
+from approvals.queries.approval import get_approval
+from approvals.queries.flows import list_flows
+from approvals.queries.history import history
+from approvals.queries.inbox import inbox
+from approvals.sweeps.reminders import due_reminders
+from approvals.wiring import Runtime
 from local.stack import LocalStack
 
 TENANT = "acme"
@@ -81,7 +95,7 @@ def decide(stack: LocalStack, approval_id: str, step: str, *users: str, decision
            number: int = 0) -> None:
     for user in users:
         open_stage(stack, approval_id, step, number)
-        service.decide(TENANT, approval_id, step, user, decision, rt=stack.rt)
+        decide_command.decide(TENANT, approval_id, step, user, decision, rt=stack.rt)
 
 
 def outcome_of(stack: LocalStack, approval_id: str, timeout: float = 20.0) -> tuple[str, str | None]:
@@ -110,7 +124,7 @@ def entered_states(stack: LocalStack, approval_id: str) -> list[str]:
 def test_leave_request_repeat_approver_is_skipped(stack: LocalStack) -> None:
     # bob asks: his manager carol approves; the director stage (bob, carol) has only the requester
     # and someone who already approved: auto_approve skips it; HR decides.
-    approval_id = service.start_approval(TENANT, "leave-request", None, "bob", {"days": 5, "start_date": "2027-01-11"},
+    approval_id = start_approval(TENANT, "leave-request", None, "bob", {"days": 5, "start_date": "2027-01-11"},
                                          rt=stack.rt)
     decide(stack, approval_id, "manager", "carol")
     decide(stack, approval_id, "hr", "ivy")
@@ -128,7 +142,7 @@ PO = {"vendor": "Acme Supplies", "cost_center": "CC-100"}
 
 
 def test_purchase_order_50000_goes_to_finance(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 50000}, rt=stack.rt)
+    approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 50000}, rt=stack.rt)
     status, output, opened = stack.drive(approval_id, {"managers": ["bob", "carol"], "finance": "frank",
                                                        "legal": "hank"})
     assert (status, output and output["outcome"]) == ("SUCCEEDED", "approved")
@@ -142,7 +156,7 @@ def test_purchase_order_50000_goes_to_finance(stack: LocalStack) -> None:
 
 
 def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 2000000},
+    approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 2000000},
                                          rt=stack.rt)
     decide(stack, approval_id, "managers", "bob", "carol")
     board = open_stage(stack, approval_id, "board")
@@ -159,7 +173,7 @@ def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: LocalStack) -> 
 def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: LocalStack,
                                                                        failing_action: FailingAction) -> None:
     with failing_action("NotifyVendor"):
-        approval_id = service.start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 500},
+        approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 500},
                                              rt=stack.rt)
         decide(stack, approval_id, "managers", "bob", "carol")
         decide(stack, approval_id, "legal", "gina")
@@ -181,17 +195,17 @@ def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: Loc
 
 def test_expense_claim_unknown_reviewer_is_refused_at_start(stack: LocalStack) -> None:
     with pytest.raises(UnknownUser) as refused:
-        service.start_approval(TENANT, "expense-claim", None, "ann",
+        start_approval(TENANT, "expense-claim", None, "ann",
                                {"total": 12, "category": "meals", "reviewer": "zed"}, rt=stack.rt)
     assert refused.value.details == [{"field": "reviewer", "problem": "user 'zed' is not in the directory"}]
     with pytest.raises(InvalidInput) as bad:
-        service.start_approval(TENANT, "expense-claim", None, "ann",
+        start_approval(TENANT, "expense-claim", None, "ann",
                                {"total": -1, "category": "fun", "reviewer": "dave", "tip": 1}, rt=stack.rt)
     assert {d["field"] for d in bad.value.details} == {"total", "category", "tip"}
 
 
 def test_expense_claim_big_travel_cools_off_then_travel_desk(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "expense-claim", None, "ann",
+    approval_id = start_approval(TENANT, "expense-claim", None, "ann",
                                          {"total": 6200, "category": "travel", "reviewer": "dave"}, rt=stack.rt)
     decide(stack, approval_id, "peer-review", "dave")
     decide(stack, approval_id, "department", "carol")
@@ -212,24 +226,24 @@ CONTRACT = {"counterparty": "Globex", "value": 25000, "region": "US"}
 
 
 def test_contract_signer_added_before_and_committee_member_transfers(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
+    approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     open_stage(stack, approval_id, "legal")
     with pytest.raises(ActionNotAllowed):  # legal allows add_signer and transfer, not return
-        service.return_step(TENANT, approval_id, "legal", "gina", "requester", rt=stack.rt)
-    assert [e["step"] for e in service.inbox(TENANT, "gina", rt=stack.rt) if e["approval_id"] == approval_id] == [
+        return_step(TENANT, approval_id, "legal", "gina", "requester", rt=stack.rt)
+    assert [e["step"] for e in inbox(TENANT, "gina", rt=stack.rt) if e["approval_id"] == approval_id] == [
         "legal"]
-    service.add_signers(TENANT, approval_id, "legal", "gina", ["dave"], "before", rt=stack.rt)
+    add_signers(TENANT, approval_id, "legal", "gina", ["dave"], "before", rt=stack.rt)
     with pytest.raises(NotAllowed):  # dave first
-        service.decide(TENANT, approval_id, "legal", "gina", "approve", rt=stack.rt)
-    assert [e["approval_id"] for e in service.inbox(TENANT, "dave", rt=stack.rt)] == [approval_id]
-    assert not [e for e in service.inbox(TENANT, "gina", rt=stack.rt) if e["approval_id"] == approval_id]
+        decide_command.decide(TENANT, approval_id, "legal", "gina", "approve", rt=stack.rt)
+    assert [e["approval_id"] for e in inbox(TENANT, "dave", rt=stack.rt)] == [approval_id]
+    assert not [e for e in inbox(TENANT, "gina", rt=stack.rt) if e["approval_id"] == approval_id]
     decide(stack, approval_id, "legal", "dave", "gina", "hank")
 
     committee = open_stage(stack, approval_id, "committee")
     assert len(committee.assignees) == 5
-    service.transfer(TENANT, approval_id, "committee", "ivy", "erin", rt=stack.rt)
+    transfer(TENANT, approval_id, "committee", "ivy", "erin", rt=stack.rt)
     with pytest.raises(NotAllowed):
-        service.decide(TENANT, approval_id, "committee", "ivy", "approve", rt=stack.rt)
+        decide_command.decide(TENANT, approval_id, "committee", "ivy", "approve", rt=stack.rt)
     decide(stack, approval_id, "committee", "erin", "jack", "kate")
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "approved")
 
@@ -242,19 +256,19 @@ def test_contract_signer_added_before_and_committee_member_transfers(stack: Loca
     assert [(e["actor"], e["data"]["from"], e["data"]["to"]) for e in moved] == [("ivy", "ivy", "erin")]
     assert ("erin", "committee") in [(e["actor"], e["data"]["step"]) for e in trail if e["type"] == "Decision Recorded"]
     # ivy handed it on but was an assignee: she still sees it; a stranger does not.
-    assert service.get_approval(TENANT, approval_id, "ivy", rt=stack.rt).id == approval_id
+    assert get_approval(TENANT, approval_id, "ivy", rt=stack.rt).id == approval_id
     with pytest.raises(NotFound):
-        service.get_approval(TENANT, approval_id, "cto", rt=stack.rt)
+        get_approval(TENANT, approval_id, "cto", rt=stack.rt)
 
 
 def test_committee_returns_to_legal_which_opens_again(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "contract-review", None, "ann", {**CONTRACT, "region": "APAC"},
+    approval_id = start_approval(TENANT, "contract-review", None, "ann", {**CONTRACT, "region": "APAC"},
                                          rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
     open_stage(stack, approval_id, "committee")
     with pytest.raises(InvalidInput):
-        service.return_step(TENANT, approval_id, "committee", "jack", "sign-contract", rt=stack.rt)
-    service.return_step(TENANT, approval_id, "committee", "jack", "legal", rt=stack.rt)
+        return_step(TENANT, approval_id, "committee", "jack", "sign-contract", rt=stack.rt)
+    return_step(TENANT, approval_id, "committee", "jack", "legal", rt=stack.rt)
     again = open_stage(stack, approval_id, "legal", number=1)
     assert again.assignees == ["gina", "hank"] and again.machine_stage == 0
     decide(stack, approval_id, "legal", "gina", "hank", number=1)
@@ -270,43 +284,43 @@ def test_committee_returns_to_legal_which_opens_again(stack: LocalStack) -> None
 
 
 def test_return_to_requester_then_resubmit(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
+    approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
     open_stage(stack, approval_id, "committee")
-    service.return_step(TENANT, approval_id, "committee", "kate", "requester", rt=stack.rt)
+    return_step(TENANT, approval_id, "committee", "kate", "requester", rt=stack.rt)
     open_stage(stack, approval_id, "@requester")
     with pytest.raises(NotRequester):
-        service.resubmit(TENANT, approval_id, "kate", CONTRACT, rt=stack.rt)
+        resubmit(TENANT, approval_id, "kate", CONTRACT, rt=stack.rt)
     with pytest.raises(InvalidInput):
-        service.resubmit(TENANT, approval_id, "ann", {**CONTRACT, "value": "a lot"}, rt=stack.rt)
-    service.resubmit(TENANT, approval_id, "ann", {**CONTRACT, "value": 19000}, rt=stack.rt)
+        resubmit(TENANT, approval_id, "ann", {**CONTRACT, "value": "a lot"}, rt=stack.rt)
+    resubmit(TENANT, approval_id, "ann", {**CONTRACT, "value": 19000}, rt=stack.rt)
     legal = open_stage(stack, approval_id, "legal", number=1)
     assert legal.assignees == ["gina", "hank"]
     assert stack.approval(approval_id).input["value"] == 19000
     with pytest.raises(StepNotOpen):
-        service.resubmit(TENANT, approval_id, "ann", CONTRACT, rt=stack.rt)
-    service.withdraw(TENANT, approval_id, "ann", rt=stack.rt)
+        resubmit(TENANT, approval_id, "ann", CONTRACT, rt=stack.rt)
+    withdraw(TENANT, approval_id, "ann", rt=stack.rt)
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "withdrawn")
 
 
 def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
+    approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
     open_stage(stack, approval_id, "committee")
     decide(stack, approval_id, "committee", "jack")
     with pytest.raises(NotRequester):
-        service.withdraw(TENANT, approval_id, "jack", rt=stack.rt)
-    service.remind(TENANT, approval_id, "ann", rt=stack.rt)
+        withdraw(TENANT, approval_id, "jack", rt=stack.rt)
+    remind(TENANT, approval_id, "ann", rt=stack.rt)
     with pytest.raises(TooSoon):
-        service.remind(TENANT, approval_id, "ann", rt=stack.rt)
-    withdrawn = service.withdraw(TENANT, approval_id, "ann", rt=stack.rt)
+        remind(TENANT, approval_id, "ann", rt=stack.rt)
+    withdrawn = withdraw(TENANT, approval_id, "ann", rt=stack.rt)
     assert withdrawn.status is ApprovalStatus.WITHDRAWN
     # Those the committee still waited for are told at once, before the run has finished.
     told = [e["detail"] for e in stack.events(approval_id) if e["detail-type"] == "Approval Withdrawn"]
     assert len(told) == 1 and told[0]["steps"] == ["committee"]
     assert sorted(told[0]["to"]) == ["gina", "hank", "ivy", "kate"]
     with pytest.raises(StepNotOpen):
-        service.decide(TENANT, approval_id, "committee", "kate", "approve", rt=stack.rt)
+        decide_command.decide(TENANT, approval_id, "committee", "kate", "approve", rt=stack.rt)
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "withdrawn")
     approval = stack.approval(approval_id)
     assert approval.status is ApprovalStatus.WITHDRAWN and approval.completed_at
@@ -315,7 +329,7 @@ def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
     assert "Sign contract" not in entered_states(stack, approval_id)
     completed = [e["data"] for e in stack.audit(approval_id) if e["type"] == "Approval Completed"]
     assert completed == [{"outcome": "withdrawn", "cc": ["gina", "hank"], "error": completed[0]["error"]}]
-    assert not [e for e in service.inbox(TENANT, "kate", rt=stack.rt) if e["approval_id"] == approval_id]
+    assert not [e for e in inbox(TENANT, "kate", rt=stack.rt) if e["approval_id"] == approval_id]
     assert audit_types(stack, approval_id).count("Reminder Due") == 1
 
 
@@ -324,7 +338,7 @@ def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
 
 def test_access_grant_fails_three_times(stack: LocalStack, failing_action: FailingAction) -> None:
     with failing_action("GrantAccess"):
-        approval_id = service.start_approval(TENANT, "access-request", None, "ann",
+        approval_id = start_approval(TENANT, "access-request", None, "ann",
                                              {"system": "billing-db", "role": "write", "hours": 4}, rt=stack.rt)
         decide(stack, approval_id, "team-lead", "bob")
         decide(stack, approval_id, "security", "kate")
@@ -342,7 +356,7 @@ def test_access_grant_fails_three_times(stack: LocalStack, failing_action: Faili
 
 
 def test_access_security_timeout_rejects(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "access-request", None, "ann",
+    approval_id = start_approval(TENANT, "access-request", None, "ann",
                                          {"system": "billing-db", "role": "read", "hours": 2}, rt=stack.rt)
     decide(stack, approval_id, "team-lead", "bob")
     open_stage(stack, approval_id, "security")
@@ -353,7 +367,7 @@ def test_access_security_timeout_rejects(stack: LocalStack) -> None:
 
 
 def test_access_admin_role_needs_the_ciso(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "access-request", None, "ann",
+    approval_id = start_approval(TENANT, "access-request", None, "ann",
                                          {"system": "billing-db", "role": "admin", "hours": 1}, rt=stack.rt)
     status, output, opened = stack.drive(approval_id, {"team-lead": "bob", "security": "jack", "ciso": "ciso"})
     assert (status, output and output["outcome"]) == ("SUCCEEDED", "approved")
@@ -365,31 +379,31 @@ def test_access_admin_role_needs_the_ciso(stack: LocalStack) -> None:
 
 
 def test_history_comments_admins_and_scheduled_reminders(stack: LocalStack) -> None:
-    approval_id = service.start_approval(TENANT, "leave-request", None, "ann", {"days": 1, "start_date": "2027-02-01"},
+    approval_id = start_approval(TENANT, "leave-request", None, "ann", {"days": 1, "start_date": "2027-02-01"},
                                          rt=stack.rt)
     manager = open_stage(stack, approval_id, "manager")
     assert manager.remind_seconds == [24, 48]  # 1d and 2d, scaled
-    posted = service.comment(TENANT, approval_id, "bob", "back on Monday?", rt=stack.rt)
+    posted = comment(TENANT, approval_id, "bob", "back on Monday?", rt=stack.rt)
     with pytest.raises(NotFound):
-        service.comment(TENANT, approval_id, "erin", "hi", rt=stack.rt)
-    trail = service.history(TENANT, approval_id, "ann", rt=stack.rt)
+        comment(TENANT, approval_id, "erin", "hi", rt=stack.rt)
+    trail = history(TENANT, approval_id, "ann", rt=stack.rt)
     assert trail["source"] == "table" and trail["events"][-1] == posted
 
     opened = datetime.fromisoformat(manager.opened_at.replace("Z", "+00:00"))  # type: ignore[union-attr]
-    assert [r for r in service.due_reminders(opened + timedelta(seconds=10), rt=stack.rt)
+    assert [r for r in due_reminders(opened + timedelta(seconds=10), rt=stack.rt)
             if r["approval_id"] == approval_id] == []
-    first = [r for r in service.due_reminders(opened + timedelta(seconds=30), rt=stack.rt)
+    first = [r for r in due_reminders(opened + timedelta(seconds=30), rt=stack.rt)
              if r["approval_id"] == approval_id]
     assert first == [{"tenant": TENANT, "approval_id": approval_id, "step": "manager", "stage": 0, "to": ["bob"]}]
-    assert not [r for r in service.due_reminders(opened + timedelta(seconds=30), rt=stack.rt)
+    assert not [r for r in due_reminders(opened + timedelta(seconds=30), rt=stack.rt)
                 if r["approval_id"] == approval_id]
 
     # dave stands in for bob over the holidays: bob's inbox is his then.
     holidays = Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events,
                        now=lambda: datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
-    waiting = [e for e in service.inbox(TENANT, "dave", rt=holidays) if e["approval_id"] == approval_id]
+    waiting = [e for e in inbox(TENANT, "dave", rt=holidays) if e["approval_id"] == approval_id]
     assert [(e["step"], e["acting_for"], e["requester"]) for e in waiting] == [("manager", "bob", "ann")]
-    assert service.get_approval(TENANT, approval_id, "dave", rt=holidays).id == approval_id
+    assert get_approval(TENANT, approval_id, "dave", rt=holidays).id == approval_id
 
     directory = stack.rt.store.get_directory(TENANT)
     doc = {"tenant": TENANT, "users": [
@@ -400,14 +414,14 @@ def test_history_comments_admins_and_scheduled_reminders(stack: LocalStack) -> N
         "delegations": [{"from": d.source, "to": d.target, "starts": d.starts.isoformat(), "ends": d.ends.isoformat()}
                         for d in directory.delegations]}
     stack.rt.store.put_directory(TENANT, doc)
-    assert service.get_approval(TENANT, approval_id, "root", rt=stack.rt).id == approval_id
+    assert get_approval(TENANT, approval_id, "root", rt=stack.rt).id == approval_id
     with pytest.raises(NotAllowed):
-        service.comment(TENANT, approval_id, "root", "admins read, they do not chat", rt=stack.rt)
+        comment(TENANT, approval_id, "root", "admins read, they do not chat", rt=stack.rt)
 
     decide(stack, approval_id, "manager", "bob")
     decide(stack, approval_id, "hr", "ivy")
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "approved")
-    assert not [r for r in service.due_reminders(opened + timedelta(days=9), rt=stack.rt)
+    assert not [r for r in due_reminders(opened + timedelta(days=9), rt=stack.rt)
                 if r["approval_id"] == approval_id]
-    assert not [e for e in service.inbox(TENANT, "bob", rt=stack.rt) if e["approval_id"] == approval_id]
-    assert {"flow": "leave-request", "version": 1, "title": "Leave request"} in service.list_flows()
+    assert not [e for e in inbox(TENANT, "bob", rt=stack.rt) if e["approval_id"] == approval_id]
+    assert {"flow": "leave-request", "version": 1, "title": "Leave request"} in list_flows()

@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from approvals import service, service_common
-from approvals.runtime import Runtime
+from approvals.commands import decide as decide_command
+from approvals.commands.decide import decide
+from approvals.commands.withdraw import withdraw
+from approvals.sweeps.callbacks import sweep_callbacks
+from approvals.sweeps.outbox import sweep_outbox
+from approvals.sweeps.starts import sweep_starts
+from approvals.wiring import Runtime
 from local.stack import LocalStack
 
 
@@ -46,10 +51,9 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
     def die(*args: Any, **kwargs: Any) -> None:
         raise SystemExit("the function died after the table write")
 
-    monkeypatch.setattr(service_common, "complete_token", die, raising=False)
-    monkeypatch.setattr(service, "complete_token", die)
+    monkeypatch.setattr(decide_command, "complete_token", die)
     with pytest.raises(SystemExit):
-        service.decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
+        decide_command.decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
     monkeypatch.undo()
     stage = stack.approval(approval_id).current("manager")
     assert stage is not None and stage.status.value == "approved" and stage.callback == "pending"
@@ -58,9 +62,9 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
 
     later = Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events, archive=stack.rt.archive,
                     now=lambda: stack.rt.now() + timedelta(minutes=1))
-    assert service.sweep_callbacks(rt=later) == [{"tenant": "acme", "approval_id": approval_id}]
+    assert sweep_callbacks(rt=later) == [{"tenant": "acme", "approval_id": approval_id}]
     # Once only: the stage left the sweep's index when its token was completed.
-    assert service.sweep_callbacks(rt=later) == []
+    assert sweep_callbacks(rt=later) == []
     stack.wait_for_open_step(approval_id, "hr")
     stage = stack.approval(approval_id).current("manager")
     assert stage is not None and stage.callback == "sent"
@@ -84,7 +88,7 @@ def _later(stack: LocalStack, by: timedelta) -> Runtime:
 
 
 def _swept(stack: LocalStack, approval_id: str, by: timedelta) -> list[dict[str, Any]]:
-    return [s for s in service.sweep_starts(rt=_later(stack, by)) if s["approval_id"] == approval_id]
+    return [s for s in sweep_starts(rt=_later(stack, by)) if s["approval_id"] == approval_id]
 
 
 def test_a_refused_start_is_started_by_the_sweep_once(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,13 +138,13 @@ def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack
 
     monkeypatch.setattr(stack.rt.events, "put", refuse)
     # The decision is saved and answered as usual: the event waits in the outbox.
-    after = service.decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
+    after = decide("acme", approval_id, "manager", "bob", "approve", rt=stack.rt)
     monkeypatch.undo()
     assert after.current("manager") is not None and after.current("manager").status.value == "approved"
     decided = [e for e in stack.events(approval_id) if e["detail-type"] == "Decision Recorded"]
     assert decided == []
-    assert service.sweep_outbox(rt=stack.rt) >= 1
-    assert service.sweep_outbox(rt=stack.rt) == 0  # published once, then gone
+    assert sweep_outbox(rt=stack.rt) >= 1
+    assert sweep_outbox(rt=stack.rt) == 0  # published once, then gone
     decided = [e for e in stack.events(approval_id) if e["detail-type"] == "Decision Recorded"]
     assert [(e["detail"]["user"], e["detail"]["decision"]) for e in decided] == [("bob", "approve")]
     _end(stack, approval_id)
@@ -148,5 +152,5 @@ def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack
 
 def _end(stack: LocalStack, approval_id: str) -> None:
     """Withdraw a run left waiting, so no execution outlives the module (its timeout would fire later)."""
-    service.withdraw("acme", approval_id, "ann", rt=stack.rt)
+    withdraw("acme", approval_id, "ann", rt=stack.rt)
     assert stack.wait_for_end(approval_id)[0] == "SUCCEEDED"

@@ -44,17 +44,17 @@ from ..domain import (
     StaleRevision,
     Step,
 )
+from ..domain.audit import event_hash
+from ..domain.stage import waiting_for
 from ..settings import settings
+from ..unit_of_work.writes import NewEvent, StepWrite
 from . import aws
 from .store_items import (
     REMIND_SHARDS,
-    NewEvent,
-    StepWrite,
     approval_from,
     approval_item,
     approval_pk,
     directory_pk,
-    event_hash,
     from_ddb,
     inbox_item,
     inbox_pk,
@@ -64,12 +64,13 @@ from .store_items import (
     step_item,
     step_sk,
     to_ddb,
-    waiting_for,
 )
 
-__all__ = ["INDEX", "NewEvent", "StepWrite", "Store", "event_hash", "waiting_for"]
+__all__ = ["INDEX", "Store"]
 
 INDEX = "gsi1"
+# The pointer to a finished approval's archive: it has no TTL, so reads of an expired approval find it.
+ARCHIVE_POINTER_SK = "ARCHIVE"
 
 
 class Store:
@@ -258,6 +259,58 @@ class Store:
     def pending_callbacks(self, until: str) -> list[dict[str, Any]]:
         """Stages settled at or before `until` whose token was never completed (every tenant)."""
         return self._query_shards("CALLBACK", until)
+
+    # --- the archive's side: every item of a finished approval, then their TTL and a pointer ----
+
+    def approval_items(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
+        """The approval item, its stages and its events (plain values), in key order."""
+        items = self.query_all({
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_ddb({":pk": approval_pk(tenant, approval_id)}),
+            "ConsistentRead": True,
+        })
+        return [i for i in items if i.get("kind") in ("approval", "step", "event")]
+
+
+    def expire(self, tenant: str, approval_id: str, revision: int, key: str, expires_at: int) -> None:
+        """TTL on every item of a finished approval. The approval item goes first, conditional on the
+        revision that was archived: a change after the archive was written keeps the items hot."""
+        pk = approval_pk(tenant, approval_id)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_ddb({"pk": pk, "sk": "A"}),
+                UpdateExpression="SET expires_at = :t, archive_key = :k",
+                ConditionExpression="revision = :rev",
+                ExpressionAttributeValues=to_ddb({":t": expires_at, ":k": key, ":rev": revision}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise Conflict(f"approval {approval_id} changed after it was archived") from error
+        # The pointer has no TTL: reads of an expired approval find their way to the archive.
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_ddb({"pk": pk, "sk": ARCHIVE_POINTER_SK, "kind": "archive", "archive_key": key}),
+        )
+        for item in self.approval_items(tenant, approval_id):
+            if item["sk"] == "A":
+                continue
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_ddb({"pk": pk, "sk": item["sk"]}),
+                UpdateExpression="SET expires_at = :t",
+                ExpressionAttributeValues=to_ddb({":t": expires_at}),
+            )
+
+
+    def archive_pointer(self, tenant: str, approval_id: str) -> str | None:
+        found = self.client.get_item(
+            TableName=self.table_name,
+            Key=to_ddb({"pk": approval_pk(tenant, approval_id), "sk": ARCHIVE_POINTER_SK}),
+            ConsistentRead=True,
+        ).get("Item")
+        if not found:
+            return None
+        return str(found["archive_key"]["S"])
 
     def _query_shards(self, kind: str, until: str) -> list[dict[str, Any]]:
         """A sweep's items of every shard of `kind` (store_items.sharded) keyed at or before `until`."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +20,6 @@ from ..domain import (
     Transfer,
 )
 from ..domain.policy import next_reminder
-from ..domain.stage import ready
 
 REMIND_SHARDS = 4
 
@@ -58,13 +56,6 @@ def remind_pk(approval_id: str) -> str:
     return sharded("REMIND", approval_id)
 
 
-def waiting_for(stage: Step | None) -> list[str]:
-    """Who has the stage in their inbox: the participants who may decide now, while it is open."""
-    if stage is None or stage.status is not StepStatus.OPEN:
-        return []
-    return ready(stage)
-
-
 def to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
     # DynamoDB numbers must be Decimal; a JSON round trip also turns tuples into lists.
     plain = json.loads(json.dumps({k: v for k, v in item.items() if v is not None}), parse_float=Decimal)
@@ -83,43 +74,6 @@ def _plain(value: Any) -> Any:
 
 def from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An audit event to append; seq and hashes are filled in by the store."""
-
-    type: str
-    actor: str
-    data: Mapping[str, Any]
-    acting_for: str | None = None
-
-
-@dataclass(frozen=True)
-class StepWrite:
-    """A stage item to put, and what it must look like before (the write fails otherwise)."""
-
-    step: Step
-    expect: frozenset[StepStatus] = frozenset()  # allowed current statuses; empty: no check
-    may_create: bool = False  # the item may also not exist yet
-
-
-def _canonical(value: Any) -> Any:
-    # DynamoDB keeps numbers, not their spelling: 1.0 comes back as 1. Hash what survives the round
-    # trip, so that an event read back (or archived) verifies against the hash written with it.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
-
-
-def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    body = {k: _canonical(event.get(k)) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 def callback_pk(approval_id: str) -> str:

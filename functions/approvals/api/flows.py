@@ -10,13 +10,15 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
-from .. import service
 from ..adapters import aws
+from ..commands import start as start_command
+from ..queries import approval as approval_query
+from ..queries import flows as flows_query
+from ..queries.preview import preview as preview_path
 from ..settings import settings
 from .deps import caller, new_router
 from .identity import Caller
 from .models import ApprovalOut, FlowSummary, InputBody, Preview, approval_out, documented
-from .preview import preview as preview_path
 from .telemetry import count, logger
 
 router = new_router()
@@ -39,7 +41,7 @@ IDEMPOTENCY = IdempotencyConfig(
 @router.get("/flows", tags=["flows"], summary="The flows a tenant member can start",
             responses=documented(200, "the flows, latest version of each"))
 def list_flows(who: Annotated[Caller, Depends(caller)]) -> list[FlowSummary]:
-    return [FlowSummary.model_validate(f) for f in service.list_flows(who.tenant)]
+    return [FlowSummary.model_validate(f) for f in flows_query.list_flows(who.tenant)]
 
 
 @router.post("/flows/<flow>/preview", tags=["flows"], summary="The steps this input would run; nothing is started",
@@ -49,7 +51,8 @@ def preview(flow: FlowName, body: Annotated[InputBody, Body()], who: Annotated[C
 
 
 def _start(request: dict[str, Any]) -> dict[str, Any]:
-    approval_id = service.start_approval(request["tenant"], request["flow"], None, request["user"], request["input"])
+    approval_id = start_command.start_approval(request["tenant"], request["flow"], None, request["user"],
+                                               request["input"])
     return {"approval_id": approval_id}
 
 
@@ -89,4 +92,4 @@ def start(
     started = (_start_once if idempotency_key else _start)(request)
     logger.append_keys(approval_id=started["approval_id"])
     count("ApprovalStarted")
-    return approval_out(service.get_approval(who.tenant, started["approval_id"], who.user))
+    return approval_out(approval_query.get_approval(who.tenant, started["approval_id"], who.user))

@@ -2,7 +2,7 @@
 
 The Logger is the service's (settings: POWERTOOLS_SERVICE_NAME, `approvals`): powertools hands
 every Logger of one service the same handler and keys, so what the API appends to it is on the
-lines approvals.runtime logs during the request too.
+lines the unit of work (approvals.unit_of_work) logs during the request too.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .errors import ActionNotAllowed, AlreadyDecided, InvalidInput, NotAllowed, NotReturnable
-from .model import SIGNER_POSITIONS, AddedSigner, Decision, Outcome, Step, Transfer
+from .model import SIGNER_POSITIONS, AddedSigner, Decision, Outcome, Step, StepStatus, Transfer
 from .rules import may_decide, settle
 
 
@@ -151,3 +151,10 @@ def check_return(stage: Step, by: str, to_step: str, ran: Sequence[str]) -> str:
         raise NotReturnable(f"step {to_step} has not run in this approval")
     check_turn(stage, by)
     return f"Approval.Returned.{to_step}"
+
+
+def waiting_for(stage: Step | None) -> list[str]:
+    """Who has the stage in their inbox: the participants who may decide now, while it is open."""
+    if stage is None or stage.status is not StepStatus.OPEN:
+        return []
+    return ready(stage)

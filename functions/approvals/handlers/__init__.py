@@ -1,1 +1,2 @@
-"""Lambda entry points: thin shells that log, then call the runtime (approvals.lifecycle)."""
+"""Lambda entry points: thin shells that parse and log, then call the use case (approvals.machine,
+approvals.commands, approvals.sweeps)."""

@@ -1,8 +1,8 @@
 """What every handler logs and counts: the approval's keys on every log line, and EMF metrics
 by flow (and step or outcome). Tracer is not imported: cold starts stay short.
 
-`logger` is the service's Logger (settings: POWERTOOLS_SERVICE_NAME, `approvals`); approvals.runtime
-logs through a child of it, so its warnings carry the keys a handler appended.
+`logger` is the service's Logger (settings: POWERTOOLS_SERVICE_NAME, `approvals`); the unit of
+work (approvals.unit_of_work) logs through a child of it, so its warnings carry the keys a handler appended.
 """
 
 from __future__ import annotations

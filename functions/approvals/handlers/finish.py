@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approvals import lifecycle
 from approvals.handlers._telemetry import count, logger, tag
+from approvals.machine import finish
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tag(event)
-    result = lifecycle.finish(event)
+    result = finish.finish(event)
     count("ApprovalCompleted", event, outcome=str(event.get("outcome")))
     logger.info("finish done", extra={"result": result})
     return result

@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approvals import lifecycle
 from approvals.handlers._telemetry import count, logger, tag
+from approvals.machine import notify
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tag(event)
-    result = lifecycle.notify(event)
+    result = notify.notify(event)
     count("NotificationSent", event, step=str(event.get("step")))
     logger.info("notify done", extra={"result": result})
     return result

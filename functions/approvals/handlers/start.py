@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, Field, event_parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approvals import service
+from approvals.commands.start import start_approval
 from approvals.domain import Conflict
 from approvals.domain.directory import APPROVAL_ID, NAME
 from approvals.handlers._telemetry import count, logger
@@ -43,7 +43,7 @@ def handler(event: ApprovalRequestedEvent, context: LambdaContext) -> dict[str, 
     approval_id = approval_id_for(event)
     logger.append_keys(approval_id=approval_id, tenant=request.tenant, flow=request.flow)
     try:
-        service.start_approval(
+        start_approval(
             request.tenant, request.flow, request.version, request.requester, request.input, approval_id=approval_id
         )
     except Conflict:

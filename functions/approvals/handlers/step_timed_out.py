@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approvals import lifecycle
 from approvals.handlers._telemetry import count, logger, tag
+from approvals.machine import step_timed_out
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tag(event)
-    result = lifecycle.step_timed_out(event)
+    result = step_timed_out.step_timed_out(event)
     count("StepTimedOut", event, step=str(event.get("step")), outcome=str(event.get("outcome")))
     logger.info("step_timed_out done", extra={"result": result})
     return result

@@ -11,9 +11,12 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approvals import service
 from approvals.handlers._telemetry import logger
 from approvals.settings import settings
+from approvals.sweeps.callbacks import sweep_callbacks
+from approvals.sweeps.outbox import sweep_outbox
+from approvals.sweeps.reminders import due_reminders
+from approvals.sweeps.starts import sweep_starts
 
 # The template sets the namespace; the default keeps a flush outside Lambda (tests) from failing.
 metrics = Metrics(namespace=settings().metrics_namespace)
@@ -22,10 +25,10 @@ metrics = Metrics(namespace=settings().metrics_namespace)
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    reminders = service.due_reminders()
-    finished = service.sweep_callbacks()
-    starts = service.sweep_starts()
-    published = service.sweep_outbox()
+    reminders = due_reminders()
+    finished = sweep_callbacks()
+    starts = sweep_starts()
+    published = sweep_outbox()
     metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(reminders))
     metrics.add_metric(name="CallbacksRecovered", unit=MetricUnit.Count, value=len(finished))
     metrics.add_metric(name="StartsRecovered", unit=MetricUnit.Count, value=sum(s["started"] for s in starts))

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from approvals import service
 from approvals.api import app
+from approvals.commands import add_signers, comment, decide, remind, resubmit, return_step, start, transfer, withdraw
 from approvals.domain import Approval, Decision, DecisionRecord, Step, StepStatus
+from approvals.queries import approval, flows, history, inbox
 
 ANN = {"sub": "ann", "tenant": "acme"}
 
@@ -101,15 +102,18 @@ class FakeService:
         return found[-1]
 
 
-SERVICE_FUNCTIONS = ["list_flows", "start_approval", "get_approval", "decide", "add_signers", "transfer",
-                     "return_step", "resubmit", "withdraw", "remind", "comment", "history", "inbox"]
+# Each use case the routes call, in the module it lives in (the routes call it through that module).
+SERVICE_FUNCTIONS = {"list_flows": flows, "start_approval": start, "get_approval": approval, "decide": decide,
+                     "add_signers": add_signers, "transfer": transfer, "return_step": return_step,
+                     "resubmit": resubmit, "withdraw": withdraw, "remind": remind, "comment": comment,
+                     "history": history, "inbox": inbox}
 
 
 @pytest.fixture
 def fake_service(monkeypatch: pytest.MonkeyPatch) -> FakeService:
     fake = FakeService()
-    for name in SERVICE_FUNCTIONS:
-        monkeypatch.setattr(service, name, fake.recorder(name), raising=False)
+    for name, module in SERVICE_FUNCTIONS.items():
+        monkeypatch.setattr(module, name, fake.recorder(name))
     for name in ["get_approval", "decide", "add_signers", "transfer", "return_step", "resubmit", "withdraw"]:
         fake.answer(name, sample_approval)
     fake.answer("start_approval", "a1")

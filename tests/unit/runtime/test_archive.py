@@ -11,8 +11,9 @@ import pytest
 from moto import mock_aws
 
 from approvals.adapters.archive_store import ArchiveStore
-from approvals.adapters.store import event_hash
-from approvals.archive import archive_key, build_document, decode, encode, main, verify_chain
+from approvals.archive.verify import main
+from approvals.domain.archive_document import archive_key, build_document, decode, encode, verify_chain
+from approvals.domain.audit import event_hash
 
 
 def chain(n: int) -> list[dict[str, Any]]:

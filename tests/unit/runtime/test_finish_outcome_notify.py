@@ -1,4 +1,4 @@
-"""FinishFunction and the flow's `on_<outcome>: notify` (approvals.lifecycle.finish): who is told
+"""FinishFunction and the flow's `on_<outcome>: notify` (approvals.machine.finish): who is told
 and the flow's message, from the payload today's machines send and from the one machines compiled
 before the message was passed on still send. The store, the directory, the events and the archive
 are stood in for; the integration suite runs the whole of it."""
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from approvals import lifecycle
 from approvals.domain import Approval
-from approvals.runtime import Change, Runtime
+from approvals.machine import finish as finish_machine
+from approvals.unit_of_work.read_modify_write import Change
+from approvals.wiring import Runtime
 
 
 class Finished:
@@ -44,10 +45,10 @@ def finished(monkeypatch: pytest.MonkeyPatch) -> Finished:
     def recipients(rt: Runtime, approval: Approval, specs: list[dict[str, Any]]) -> list[str]:
         return [user for spec in specs for user in spec.get("users", [])]
 
-    monkeypatch.setattr(lifecycle, "mutate", mutate)
-    monkeypatch.setattr(lifecycle, "_recipients", recipients)
-    monkeypatch.setattr(lifecycle, "emit", lambda rt, kind, body: seen.put.append((kind, dict(body))))
-    monkeypatch.setattr(lifecycle.archiving, "archive_approval", lambda *args, **kwargs: "key")
+    monkeypatch.setattr(finish_machine, "mutate", mutate)
+    monkeypatch.setattr(finish_machine, "resolve_recipients", recipients)
+    monkeypatch.setattr(finish_machine, "emit", lambda rt, kind, body: seen.put.append((kind, dict(body))))
+    monkeypatch.setattr(finish_machine, "archive_approval", lambda *args, **kwargs: "key")
     return seen
 
 
@@ -62,21 +63,21 @@ RT: Any = object()  # never used: every adapter call is stood in for
 def test_the_outcome_message_is_in_the_completed_events(finished: Finished) -> None:
     notify = {"approved": {"to": [{"users": ["kate"]}], "message": "Launched"},
               "rejected": {"to": [{"users": ["lee"]}], "message": "Not launched"}}
-    lifecycle.finish(run(notify), RT)
+    finish_machine.finish(run(notify), RT)
     data, body = finished.completed()
     assert data == {"outcome": "approved", "cc": ["cy", "kate"], "error": None, "message": "Launched"}
     assert body["message"] == "Launched" and body["cc"] == ["cy", "kate"]
 
 
 def test_no_message_when_the_outcome_gave_none(finished: Finished) -> None:
-    lifecycle.finish(run({"approved": {"to": [{"users": ["kate"]}]}, "rejected": {"to": [], "message": "No"}}), RT)
+    finish_machine.finish(run({"approved": {"to": [{"users": ["kate"]}]}, "rejected": {"to": [], "message": "No"}}), RT)
     data, body = finished.completed()
     assert data == {"outcome": "approved", "cc": ["cy", "kate"], "error": None}
     assert "message" not in body
 
 
 def test_an_outcome_without_notify_has_no_message(finished: Finished) -> None:
-    lifecycle.finish(run({"approved": {"to": [{"users": ["kate"]}], "message": "Launched"}}, "withdrawn"), RT)
+    finish_machine.finish(run({"approved": {"to": [{"users": ["kate"]}], "message": "Launched"}}, "withdrawn"), RT)
     data, body = finished.completed()
     assert data == {"outcome": "withdrawn", "cc": ["cy"], "error": None} and "message" not in body
 
@@ -94,7 +95,7 @@ def test_an_outcome_without_notify_has_no_message(finished: Finished) -> None:
 def test_the_payload_of_machines_compiled_before_the_message_is_still_taken(
     finished: Finished, notify: Any, outcome: str, cc: list[str]
 ) -> None:
-    lifecycle.finish(run(notify, outcome), RT)
+    finish_machine.finish(run(notify, outcome), RT)
     data, body = finished.completed()
     assert data == {"outcome": outcome, "cc": cc, "error": None}
     assert body["cc"] == cc and "message" not in body

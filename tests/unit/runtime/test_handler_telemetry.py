@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from approvals import lifecycle
 from approvals.handlers import finish, open_step
 from approvals.handlers._telemetry import logger
+from approvals.machine import finish as finish_machine
+from approvals.machine import open_step as open_step_machine
 from local.lambda_seam import LambdaContext
 
 
@@ -33,7 +34,7 @@ def namespace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_finish_counts_the_outcome_by_flow(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(lifecycle, "finish", lambda event: {"outcome": "approved"})
+    monkeypatch.setattr(finish_machine, "finish", lambda event: {"outcome": "approved"})
     finish.handler(dict(EVENT), context())
     out = capfd.readouterr().out
     metric = next(d for d in emf(out) if "ApprovalCompleted" in d)
@@ -45,7 +46,7 @@ def test_finish_counts_the_outcome_by_flow(monkeypatch: pytest.MonkeyPatch, capf
 
 def test_an_escalation_stage_counts_as_escalated(monkeypatch: pytest.MonkeyPatch,
                                                  capfd: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(lifecycle, "open_step", lambda event: {"status": "open"})
+    monkeypatch.setattr(open_step_machine, "open_step", lambda event: {"status": "open"})
     open_step.handler({**EVENT, "stage": 1}, context())
     open_step.handler(dict(EVENT), context())
     names = [name for d in emf(capfd.readouterr().out) for name in ("StepEscalated", "StepOpened") if name in d]
@@ -54,6 +55,6 @@ def test_an_escalation_stage_counts_as_escalated(monkeypatch: pytest.MonkeyPatch
 
 def test_metrics_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    monkeypatch.setattr(lifecycle, "finish", lambda event: {"outcome": "approved"})
+    monkeypatch.setattr(finish_machine, "finish", lambda event: {"outcome": "approved"})
     finish.handler(dict(EVENT), context())
     assert emf(capfd.readouterr().out) == []

@@ -1,4 +1,4 @@
-"""approvals.runtime logs through the service's powertools Logger: what it logs while a handler
+"""The unit of work (approvals.unit_of_work) logs through the service's powertools Logger: what it logs while a handler
 runs (a token that is gone, an event parked for the sweep) carries the keys that handler appended
 and the service's name, as every other line of the invocation does (no AWS needed)."""
 
@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
-from approvals import lifecycle, runtime
 from approvals.adapters.sfn import TokenGone
 from approvals.domain import Approval, Step, StepStatus
 from approvals.handlers import finish
 from approvals.handlers._telemetry import logger
+from approvals.machine import finish as finish_machine
+from approvals.unit_of_work.publish import detail, emit
+from approvals.unit_of_work.tokens import complete_token
+from approvals.wiring import Runtime
 from local.lambda_seam import LambdaContext
 
 EVENT = {"approval_id": "a1", "tenant": "acme", "flow": "leave-request", "step": "manager", "stage": 0,
@@ -71,17 +74,17 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 def test_runtime_lines_during_a_handler_call_carry_its_keys(monkeypatch: pytest.MonkeyPatch,
                                                             log_stream: io.StringIO) -> None:
     table = Table()
-    rt = runtime.Runtime(store=table, sfn=GoneTokens(), events=RefusingBus())  # type: ignore[arg-type]
+    rt = Runtime(store=table, sfn=GoneTokens(), events=RefusingBus())  # type: ignore[arg-type]
     stage = Step(step="manager", stage=0, status=StepStatus.APPROVED, task_token="token")
     approval = Approval(id="a1", tenant="acme", flow="leave-request", flow_version=1, requester="ann", input={},
                         steps=[stage])
 
     def finish_with_trouble(event: dict[str, Any]) -> dict[str, Any]:
-        runtime.complete_token(rt, approval, stage)  # the Task timed out meanwhile: a warning
-        runtime.emit(rt, "Approval Completed", runtime.detail(approval, outcome="approved"))  # parked: an error
+        complete_token(rt, approval, stage)  # the Task timed out meanwhile: a warning
+        emit(rt, "Approval Completed", detail(approval, outcome="approved"))  # parked: an error
         return {"outcome": "approved"}
 
-    monkeypatch.setattr(lifecycle, "finish", finish_with_trouble)
+    monkeypatch.setattr(finish_machine, "finish", finish_with_trouble)
     context = LambdaContext("FinishFunction", 128, "arn:aws:lambda:us-east-1:123456789012:function:f", 10.0)
     finish.handler(dict(EVENT), context)
     assert table.marks == [("acme", "a1", "manager", 0, "gone")] and table.outbox == ["Approval Completed"]

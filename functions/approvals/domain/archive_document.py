@@ -1,22 +1,17 @@
-"""The archive of a finished approval: one gzip JSON document in S3, keyed for Athena
-(`tenant=/flow=/date=`), checked against the audit trail's hash chain.
-
-Plain Python: building the document, its key, and verifying the chain. S3 sits in
-adapters/archive_store.py. `python -m approvals.archive verify FILE|s3://bucket/key` checks one.
+"""The archive document of a finished approval: one gzip JSON document, keyed for Athena
+(`tenant=/flow=/date=`), checked against the audit trail's hash chain. Plain Python: S3 sits in
+adapters/archive_store.py; `python -m approvals.archive verify FILE|s3://bucket/key` checks one.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .adapters.store import event_hash
+from .audit import event_hash
 
 FORMAT = 1
 
@@ -70,36 +65,3 @@ def verify_chain(events: Sequence[Mapping[str, Any]], head: str | None = None) -
     if head is not None and head != previous:
         return BrokenLink(len(events) + 1, "events are missing after the last one")
     return None
-
-
-def _load(source: str) -> dict[str, Any]:
-    if source.startswith("s3://"):
-        from .adapters.archive_store import ArchiveStore
-
-        bucket, _, key = source[5:].partition("/")
-        return decode(ArchiveStore(bucket=bucket).get(key))
-    return decode(Path(source).read_bytes())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m approvals.archive", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="check an archived approval's hash chain")
-    verify.add_argument("source", help="a .json.gz file or s3://bucket/key")
-    args = parser.parse_args(argv)
-    try:
-        document = _load(args.source)
-    except (OSError, ValueError) as exc:
-        print(f"{args.source}: cannot read archive: {exc}", file=sys.stderr)
-        return 2
-    approval = document.get("approval") or {}
-    broken = verify_chain(document["events"], approval.get("last_hash"))
-    if broken is not None:
-        print(f"{args.source}: {broken}", file=sys.stderr)
-        return 1
-    print(f"{args.source}: ok, {len(document['events'])} events, chain intact")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from .. import catalog
 from ..contract.preview import preview as preview_steps
 from ..domain import DomainError, NotFound
 from ..domain.validation import validate_input
-from ..runtime import default_runtime
+from ..wiring import default_runtime
 
 
 def preview(tenant: str, flow: str, requester: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:

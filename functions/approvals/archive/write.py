@@ -1,21 +1,17 @@
-"""Archive a finished approval to S3, then let its table items expire; read it back from there.
+"""Archive a finished approval to S3, then let its table items expire.
 
 Order matters: the S3 write is confirmed before any item gets a TTL, so nothing can expire that is
-not archived. Archiving again is harmless (same key, same bytes) until the TTL is set.
-"""
+not archived. Archiving again is harmless (same key, same bytes) until the TTL is set."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from . import catalog
-from .adapters import retention
-from .adapters.store_items import approval_from, step_from
-from .archive import archive_key, build_document, decode, encode
-from .contract.manifest import DEFAULT_RETAIN_SECONDS
-from .domain import Approval, ApprovalStatus, Conflict, NotFound
-from .runtime import Runtime, default_runtime
+from .. import catalog
+from ..contract.manifest import DEFAULT_RETAIN_SECONDS
+from ..domain import ApprovalStatus, Conflict, NotFound
+from ..domain.archive_document import archive_key, build_document, encode
+from ..wiring import Runtime, default_runtime
 
 _EVENT_KEYS = ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")
 
@@ -29,7 +25,7 @@ def retain_seconds(flow: str, version: int) -> int:
 def archive_approval(tenant: str, approval_id: str, *, rt: Runtime | None = None) -> str:
     """Write the approval (item, stages, events) to the archive, then set the TTL. Returns the key."""
     rt = rt or default_runtime()
-    items = retention.approval_items(rt.store, tenant, approval_id)
+    items = rt.store.approval_items(tenant, approval_id)
     head = next((i for i in items if i["sk"] == "A"), None)
     if head is None:
         raise NotFound(f"approval {approval_id} not found")
@@ -44,19 +40,5 @@ def archive_approval(tenant: str, approval_id: str, *, rt: Runtime | None = None
     document["steps"] = [i for i in items if i["kind"] == "step"]
     rt.archive.put(key, encode(document))
     expires = rt.now() + timedelta(seconds=retain_seconds(str(head["flow"]), int(head["flow_version"])))
-    retention.expire(rt.store, tenant, approval_id, int(head["revision"]), key, int(expires.timestamp()))
+    rt.store.expire(tenant, approval_id, int(head["revision"]), key, int(expires.timestamp()))
     return key
-
-
-def load_archived(tenant: str, approval_id: str, *, rt: Runtime | None = None) -> tuple[Approval, list[Any]]:
-    """The approval and its events from the archive, for reads after the table items expired."""
-    rt = rt or default_runtime()
-    key = retention.archive_pointer(rt.store, tenant, approval_id)
-    if key is None:
-        raise NotFound(f"approval {approval_id} not found")
-    document = decode(rt.archive.get(key))
-    approval = approval_from(document["approval"])
-    if approval.tenant != tenant:  # keys start with the tenant; a mismatch is a corrupt pointer
-        raise NotFound(f"approval {approval_id} not found")
-    approval.steps = [step_from(s) for s in document.get("steps") or []]
-    return approval, list(document["events"])

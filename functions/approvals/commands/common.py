@@ -1,4 +1,4 @@
-"""Helpers the service functions share: the directory, the open stage, the input check, settling."""
+"""What the commands share: the directory, the open stage, who acts for whom, the input check, settling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from .catalog import FlowEntry
-from .domain import (
+from ..catalog import FlowEntry
+from ..contract.names import ApprovalError
+from ..domain import (
     Approval,
     ApprovalStatus,
     Directory,
@@ -21,8 +22,8 @@ from .domain import (
     UnknownUser,
     validate_input,
 )
-from .domain.policy import check_visible, counts_for
-from .runtime import Runtime
+from ..domain.policy import check_visible, counts_for
+from ..wiring import Runtime
 
 OPEN_ONLY = frozenset({StepStatus.OPEN})
 
@@ -89,7 +90,7 @@ def settled(stage: Step, outcome: Outcome, at: str) -> Step:
     if outcome is Outcome.OPEN:
         return stage
     return replace(stage, status=StepStatus(outcome.value), settled_at=at, callback="pending", outcome=outcome.value,
-                   signal=None if outcome is Outcome.APPROVED else "Approval.Rejected")
+                   signal=None if outcome is Outcome.APPROVED else ApprovalError.REJECTED.value)
 
 
 def user_list(users: Any, field: str = "users") -> list[str]:
@@ -104,3 +105,7 @@ def event_view(approval: Approval, prev_hash: str, body: Mapping[str, Any]) -> d
     return {"seq": approval.event_seq, "type": body["type"], "actor": body["actor"],
             "acting_for": body.get("acting_for"), "at": approval.updated_at, "data": dict(body["data"]),
             "hash": approval.last_hash, "prev_hash": prev_hash}
+
+
+def standing_in_for(user: str, counted: str) -> str | None:
+    return counted if counted != user else None

@@ -1,0 +1,44 @@
+"""NotifyFunction: a `notify` step; and who a list of approver specs names, for it and for Finish."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..clock import iso
+from ..domain import Approval, Step, StepStatus
+from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.read_modify_write import Change, mutate
+from ..unit_of_work.writes import NewEvent, StepWrite
+from ..wiring import Runtime, default_runtime
+
+
+def resolve_recipients(rt: Runtime, approval: Approval, specs: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not specs:
+        return []
+    return rt.store.get_directory(approval.tenant).resolve_all(list(specs), approval.requester, approval.input)
+
+
+def notify(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+    """`NotifyFunction`: resolve who to tell, record it (the step `succeeded`), emit
+    `Notification Requested`; no waiting."""
+    rt = rt or default_runtime()
+    step_id = event.get("step")
+    recipients: list[str] = []
+
+    def change(approval: Approval, now: datetime) -> Change:
+        recipients[:] = resolve_recipients(rt, approval, event.get("to") or [])
+        data = {"step": step_id, "to": list(recipients), "message": event.get("message")}
+        writes: list[StepWrite] = []
+        if step_id:
+            previous = approval.current(step_id)
+            done = Step(step=step_id, stage=previous.stage + 1 if previous else 0, status=StepStatus.SUCCEEDED,
+                        kind="notify", opened_at=iso(now), settled_at=iso(now), assignees=list(recipients))
+            writes.append(StepWrite(done, may_create=True))
+        return Change(steps=writes, events=[NewEvent("Notified", actor="system", data=data)])
+
+    approval, _ = mutate(rt, event["tenant"], event["approval_id"], change)
+    emit(rt, "Notification Requested",
+         detail(approval, step_id, to=recipients, message=event.get("message"), requester=approval.requester))
+    return {"step": step_id, "to": recipients}

@@ -1,0 +1,142 @@
+"""OpenStepFunction: open a human stage (waitForTaskToken): store the token, assignees, rule and
+deadline; settle at once what nobody has to decide."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..clock import iso
+from ..contract.names import ApprovalError
+from ..domain import Approval, ApprovalStatus, Directory, InvalidInput, Outcome, Step, StepStatus, parse_mode
+from ..domain.policy import delegates_at_open
+from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.read_modify_write import Change, mutate
+from ..unit_of_work.tokens import complete_token
+from ..unit_of_work.writes import NewEvent, StepWrite
+from ..wiring import Runtime, default_runtime
+
+
+def _assignees(
+    directory: Directory, event: Mapping[str, Any], approval: Approval
+) -> tuple[list[str], str | None, str, list[str]]:
+    """Resolve the stage's approvers. People the directory does not know are left out (nobody
+    could act as them); when those left cannot meet the stage's rule (nobody, or fewer than its
+    quorum) `if_no_approvers` applies. Returns the assignees, the outcome to settle with at once
+    when nobody will decide, why, and the ids left out."""
+    spec = event["spec"]
+    if event.get("kind") == "resubmit":
+        return [approval.requester], None, "", []
+    rule = parse_mode(spec.get("mode", "any"))
+    found, unknown = _known(directory, directory.resolve_all(spec.get("approvers") or [], approval.requester,
+                                                             approval.input))
+    if rule.met_by(len(found)):
+        return found, None, "", unknown
+    reason = "no approvers" if not found else f"{len(found)} approvers cannot meet mode {json.dumps(rule.to_json())}"
+    policy = (event.get("settings") or {}).get("if_no_approvers", "reject")
+    if isinstance(policy, Mapping) and "fallback" in policy:
+        fallback, left_out = _known(directory, directory.resolve_all(policy["fallback"], approval.requester,
+                                                                     approval.input))
+        unknown += left_out
+        if rule.met_by(len(fallback)):
+            return fallback, None, "", unknown
+        return fallback, Outcome.REJECTED.value, reason, unknown
+    if policy in ("approve", "reject"):
+        return found, Outcome.APPROVED.value if policy == "approve" else Outcome.REJECTED.value, reason, unknown
+    raise InvalidInput(f"unknown if_no_approvers {policy!r}")
+
+
+def _known(directory: Directory, users: Sequence[str]) -> tuple[list[str], list[str]]:
+    return [u for u in users if directory.exists(u)], [u for u in users if not directory.exists(u)]
+
+
+def _auto_approved(settings: Mapping[str, Any], approval: Approval, assignees: Sequence[str]) -> bool:
+    """`auto_approve`: skip a stage when every assignee is the requester (`requester`) or has
+    already approved earlier in this run (`repeat`). One stranger among them keeps it open."""
+    auto = settings.get("auto_approve") or {}
+    exempt: set[str] = set()
+    if auto.get("requester"):
+        exempt.add(approval.requester)
+    if auto.get("repeat"):
+        exempt |= approval.approvers_so_far()
+    return bool(assignees) and all(user in exempt for user in assignees)
+
+
+def _new_stage(event: Mapping[str, Any], approval: Approval, at: str, now: datetime) -> Step:
+    """The stage item a (re)opening creates: numbered after every earlier stage of the step."""
+    spec = event.get("spec") or {}
+    previous = approval.current(event["step"])
+    timeout = spec.get("timeout_seconds")
+    return Step(
+        step=event["step"], stage=previous.stage + 1 if previous is not None else 0, status=StepStatus.OPEN,
+        mode=parse_mode(spec.get("mode", "any")).to_json(), task_token=event["task_token"], opened_at=at,
+        deadline=iso(now + timedelta(seconds=int(timeout))) if timeout else None, title=spec.get("title"),
+        kind=str(event.get("kind", "approval")), machine_stage=int(event.get("stage", 0)),
+        allow=[str(a) for a in spec.get("allow") or []], return_to=[str(r) for r in spec.get("return_to") or []],
+        remind_seconds=[int(s) for s in spec.get("remind_seconds") or []],
+    )
+
+
+def open_step(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+    """`OpenStepFunction`: store token, assignees, rule and deadline; emit `Step Opened`; return at once.
+    A stage nobody has to decide (no approvers, auto-approved, or the approval was withdrawn
+    meanwhile) is settled here and its token completed at once."""
+    rt = rt or default_runtime()
+    tenant, approval_id, step_id = event["tenant"], event["approval_id"], event["step"]
+    token = event["task_token"]
+    directory = rt.store.get_directory(tenant)
+
+    def change(approval: Approval, now: datetime) -> Change | None:
+        if any(s.task_token == token for s in approval.steps):
+            return None  # the same Task invoked us again: already done
+        at = iso(now)
+        stage = _new_stage(event, approval, at, now)
+        previous = approval.current(step_id)
+        if approval.status is not ApprovalStatus.RUNNING:
+            # Withdrawn while the run was between steps: this one ends at once, and so does the run.
+            stage = replace(stage, status=StepStatus.CANCELLED, settled_at=at, callback="pending",
+                            signal=ApprovalError.WITHDRAWN.value)
+            data = {"step": step_id, "stage": stage.stage, "reason": f"approval {approval.status.value}"}
+            return Change(steps=[StepWrite(stage, may_create=True)], result=stage,
+                          events=[NewEvent("Step Cancelled", actor="system", data=data)])
+        assignees, settled, reason, unknown = _assignees(directory, event, approval)
+        if settled is None and stage.kind == "approval" and _auto_approved(event.get("settings") or {}, approval,
+                                                                          assignees):
+            settled, reason = Outcome.APPROVED.value, "auto_approve"
+        stage.assignees = assignees
+        if settled:
+            stage = replace(stage, status=StepStatus(settled), settled_at=at, callback="pending", outcome=settled,
+                            signal=None if settled == Outcome.APPROVED.value else ApprovalError.REJECTED.value)
+        else:
+            stage.delegates = delegates_at_open(assignees, directory, now)
+        writes = [StepWrite(stage, may_create=True)]
+        data = {"step": step_id, "stage": stage.stage, "machine_stage": stage.machine_stage, "assignees": assignees,
+                "mode": stage.mode, "deadline": stage.deadline, "kind": stage.kind, "delegates": stage.delegates}
+        if unknown:
+            data["not_in_directory"] = unknown
+        events = [NewEvent("Step Opened", actor="system", data=data)]
+        if stage.machine_stage > 0 and previous is not None and previous.status is StepStatus.OPEN:
+            # An escalation replaces the stage that timed out.
+            escalated = replace(previous, status=StepStatus.ESCALATED, settled_at=at)
+            writes.append(StepWrite(escalated, expect=frozenset({StepStatus.OPEN})))
+            events.insert(0, NewEvent("Step Escalated", actor="system",
+                                      data={"step": step_id, "stage": previous.stage, "to_stage": stage.stage}))
+        if settled:
+            events.append(NewEvent("Step Settled", actor="system",
+                                   data={"step": step_id, "stage": stage.stage, "outcome": settled, "reason": reason}))
+        return Change(steps=writes, events=events, result=stage)
+
+    approval, planned = mutate(rt, tenant, approval_id, change)
+    if planned is None:
+        return {"step": step_id, "status": "open", "repeated": True}
+    stage: Step = planned.result
+    for new in planned.events:
+        # Integrations mail the assignees on `Step Opened`: not for a stage that settled at once.
+        if new.type == "Step Escalated" or (new.type == "Step Opened" and stage.status is StepStatus.OPEN):
+            emit(rt, new.type, detail(approval, step_id, **{k: v for k, v in new.data.items() if k != "step"}))
+    if stage.status is not StepStatus.OPEN:
+        complete_token(rt, approval, stage)
+    return {"step": step_id, "stage": stage.stage, "status": stage.status.value, "assignees": stage.assignees}

@@ -1,0 +1,39 @@
+"""StepTimedOutFunction: a stage's deadline passed and the flow approves or rejects it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ..clock import iso
+from ..domain import Approval, Outcome, Step, StepStatus
+from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.read_modify_write import Change, mutate
+from ..unit_of_work.writes import NewEvent, StepWrite
+from ..wiring import Runtime, default_runtime
+
+
+def step_timed_out(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+    """`StepTimedOutFunction`: the Task timed out and the flow says approve or reject; record it
+    (status `timed_out`, with the outcome the flow applied)."""
+    rt = rt or default_runtime()
+    step_id, machine_stage, outcome = event["step"], int(event.get("stage", 0)), Outcome(event["outcome"])
+    recorded: list[Step] = []
+
+    def change(approval: Approval, now: datetime) -> Change | None:
+        stages = [s for s in approval.steps if s.step == step_id and s.machine_stage == machine_stage]
+        stage = max(stages, key=lambda s: s.stage) if stages else None
+        if stage is None or stage.status is not StepStatus.OPEN:
+            return None  # already recorded, or settled by a decision that lost the race to the timeout
+        timed_out = replace(stage, status=StepStatus.TIMED_OUT, settled_at=iso(now), outcome=outcome.value)
+        recorded[:] = [timed_out]
+        data = {"step": step_id, "stage": stage.stage, "outcome": outcome.value}
+        return Change(steps=[StepWrite(timed_out, expect=frozenset({StepStatus.OPEN}))],
+                      events=[NewEvent("Step Timed Out", actor="system", data=data)])
+
+    approval, planned = mutate(rt, event["tenant"], event["approval_id"], change)
+    if planned is not None:
+        emit(rt, "Step Timed Out", detail(approval, step_id, stage=recorded[0].stage, outcome=outcome.value))
+    return {"step": step_id, "stage": machine_stage, "outcome": outcome.value}

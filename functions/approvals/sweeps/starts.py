@@ -1,0 +1,66 @@
+"""Approvals written but not started (SweepFunction): start them, or fail them after an hour."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..archive.write import archive_approval
+from ..clock import iso
+from ..domain import Approval, ApprovalStatus, NotFound
+from ..unit_of_work.execution import start_execution
+from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.read_modify_write import Change, mutate
+from ..unit_of_work.writes import NewEvent
+from ..wiring import Runtime, default_runtime
+
+# An approval written this recently may still be starting in the request that wrote it; one
+# whose execution Step Functions kept refusing this long fails (the requester is told).
+START_AFTER = timedelta(minutes=1)
+
+
+START_GIVE_UP = timedelta(hours=1)
+
+
+def sweep_starts(now: datetime | None = None, *, rt: Runtime | None = None) -> list[dict[str, Any]]:
+    """The scheduled half of "every approval written runs": start the execution of each approval
+    written more than a moment ago and never confirmed started (its execution name is its id, so
+    one that did start is not started twice); after START_GIVE_UP of refusals, fail it. Returns
+    `[{"tenant", "approval_id", "started": bool, "failed": bool}]`."""
+    rt = rt or default_runtime()
+    now = now or rt.now()
+    done: list[dict[str, Any]] = []
+    for item in rt.store.pending_starts(iso(now - START_AFTER)):
+        tenant, approval_id = str(item["tenant"]), str(item["id"])
+        try:
+            approval = rt.store.load(tenant, approval_id)
+        except NotFound:
+            continue
+        if not approval.start_pending:
+            continue  # the index lags the table
+        started = approval.status is ApprovalStatus.RUNNING and start_execution(rt, approval)
+        failed = not started and approval.status is ApprovalStatus.RUNNING and (
+            approval.created_at <= iso(now - START_GIVE_UP))
+        if failed:
+            _fail_unstarted(rt, approval)
+        if started or failed or approval.status is not ApprovalStatus.RUNNING:
+            rt.store.mark_started(tenant, approval_id)  # nothing more to start
+        done.append({"tenant": tenant, "approval_id": approval_id, "started": started, "failed": failed})
+    return done
+
+
+def _fail_unstarted(rt: Runtime, approval: Approval) -> None:
+    reason = "its execution could not be started"
+
+    def change(current: Approval, at: datetime) -> Change | None:
+        if current.status is not ApprovalStatus.RUNNING:
+            return None
+        data = {"outcome": ApprovalStatus.FAILED.value, "cc": [current.requester], "error": reason}
+        return Change(status=ApprovalStatus.FAILED, completed=True,
+                      events=[NewEvent("Approval Completed", actor="system", data=data)])
+
+    failed, planned = mutate(rt, approval.tenant, approval.id, change)
+    if planned is not None:
+        emit(rt, "Approval Completed", detail(failed, None, outcome=ApprovalStatus.FAILED.value,
+                                              cc=[failed.requester], error=reason, requester=failed.requester))
+        archive_approval(failed.tenant, failed.id, rt=rt)

@@ -1,0 +1,81 @@
+"""What the use cases need of the world, as interfaces: the approvals table, Step Functions, the
+event bus and the archive. The adapters (approvals.adapters, boto3) implement them for AWS;
+tests run the use cases on in-memory fakes of the same interfaces (tests/fakes.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from ..domain import Approval, ApprovalStatus, Directory
+from .writes import NewEvent, StepWrite
+
+
+class ApprovalStore(Protocol):
+    """The approvals table: approvals with their stages and hash-chained events, the inbox index,
+    the tenant's directory, the sweeps' work lists, the outbox."""
+
+    def get_directory(self, tenant: str) -> Directory: ...
+
+    def put_directory(self, tenant: str, doc: Mapping[str, Any]) -> None: ...
+
+    def create(self, approval: Approval, events: Sequence[NewEvent] = ()) -> None: ...
+
+    def load(self, tenant: str, approval_id: str) -> Approval: ...
+
+    def history(self, tenant: str, approval_id: str) -> list[dict[str, Any]]: ...
+
+    def commit(self, approval: Approval, at: str, *, steps: Iterable[StepWrite] = (), events: Sequence[NewEvent] = (),
+               status: ApprovalStatus | None = None, input: Mapping[str, Any] | None = None,
+               completed: bool = False) -> None:
+        """One change, conditional on `approval.revision` (StaleRevision when it moved on)."""
+        ...
+
+    def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, value: str) -> None: ...
+
+    def inbox(self, tenant: str, user: str) -> list[dict[str, Any]]: ...
+
+    def due_stages(self, until: str) -> list[dict[str, Any]]: ...
+
+    def pending_starts(self, until: str) -> list[dict[str, Any]]: ...
+
+    def mark_started(self, tenant: str, approval_id: str) -> None: ...
+
+    def put_outbox(self, detail_type: str, detail: Mapping[str, Any], at: str) -> None: ...
+
+    def pending_outbox(self, until: str) -> list[dict[str, Any]]: ...
+
+    def delete_outbox(self, item: Mapping[str, Any]) -> None: ...
+
+    def pending_callbacks(self, until: str) -> list[dict[str, Any]]: ...
+
+    def approval_items(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
+        """Every item of an approval as the archive keeps it: the head (`sk` `A`), its stages
+        (`kind` `step`) and events (`kind` `event`), plain values."""
+        ...
+
+    def expire(self, tenant: str, approval_id: str, revision: int, key: str, expires_at: int) -> None:
+        """Note the archive key on the head (conditional on `revision`) and give every item its TTL."""
+        ...
+
+    def archive_pointer(self, tenant: str, approval_id: str) -> str | None: ...
+
+
+class Workflows(Protocol):
+    """Step Functions: start an approval's execution, complete a human step's task token."""
+
+    def start(self, state_machine: str, name: str, payload: Mapping[str, Any]) -> str: ...
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None: ...
+
+    def fail(self, token: str, error: str, cause: str = "") -> None: ...
+
+
+class EventBus(Protocol):
+    def put(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...
+
+
+class Archive(Protocol):
+    def put(self, key: str, blob: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...

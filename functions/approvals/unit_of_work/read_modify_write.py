@@ -1,0 +1,61 @@
+"""Every change to an approval: load it, compute the change, write it conditional on the revision
+read (one transaction: the approval, its stages, its events); on a lost race, read again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..clock import iso
+from ..domain import Approval, ApprovalStatus, StaleRevision
+from ..unit_of_work.tokens import finish_leftovers
+from ..unit_of_work.writes import NewEvent, StepWrite
+from ..wiring import Runtime
+
+# Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;
+# a handful of re-reads settles them, after which the caller gets a clear conflict.
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Change:
+    """What one write does to an approval; `result` is handed back to the caller untouched."""
+
+    steps: Sequence[StepWrite] = ()
+    events: Sequence[NewEvent] = ()
+    status: ApprovalStatus | None = None
+    result: Any = None
+    input: Mapping[str, Any] | None = None  # a new input (resubmission)
+    completed: bool = False  # Finish: the run is over
+
+
+def mutate(
+    rt: Runtime,
+    tenant: str,
+    approval_id: str,
+    change: Callable[[Approval, datetime], Change | None],
+    revision: int | None = None,
+) -> tuple[Approval, Change | None]:
+    """Load, compute the change, write it conditional on the revision read; on a lost race read
+    again and recompute (unless the caller pinned `revision`: then the conflict is theirs)."""
+    for attempt in range(MAX_ATTEMPTS):
+        approval = rt.store.load(tenant, approval_id)
+        if attempt == 0:
+            finish_leftovers(rt, approval)
+        if revision is not None and approval.revision != revision:
+            raise StaleRevision(f"approval {approval_id} is at revision {approval.revision}, not {revision}")
+        at = rt.now()
+        planned = change(approval, at)
+        if planned is None:
+            return approval, None
+        try:
+            rt.store.commit(approval, iso(at), steps=planned.steps, events=planned.events, status=planned.status,
+                            input=planned.input, completed=planned.completed)
+        except StaleRevision:
+            if revision is not None:
+                raise
+            continue
+        return approval, planned
+    raise StaleRevision(f"approval {approval_id} kept changing; try again")
