@@ -31,7 +31,7 @@ from typing import Any
 from .client import Client
 from .deploy import ROOT
 from .gateway import Gateway
-from .stack import LocalStack
+from .stack import MotoStack
 
 # The team lead's 8h timeout becomes 8 s, so the escalation scenario ends in about 12 s, while
 # the shortest timeout the other scenarios meet (security, 4h) still leaves 4 s to answer in.
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         compile_flows()
     say("starting the local stack (moto " + ("server" if args.server else "in-process") + ") and gateway...")
     # Metrics off: the handlers would print one CloudWatch metrics document per request.
-    with LocalStack(time_scale=TIME_SCALE, server=args.server, parameters={"LogLevel": "WARNING"},
+    with MotoStack(time_scale=TIME_SCALE, server=args.server, parameters={"LogLevel": "WARNING"},
                     function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as stack, \
             Gateway(stack, port=args.port, quiet=True) as gateway:
         say(f"API at {gateway.url}/v1; every step below is an HTTP request with the person's own token")

@@ -1,5 +1,5 @@
 """`DeployedStack`: what tests, the gateway and the demo read of a deployed template.yaml, wherever
-it runs. `LocalStack` (local/stack.py) deploys it into moto itself; `RemoteStack`
+it runs. `MotoStack` (local/stack.py) deploys it into moto itself; `RemoteStack`
 (local/remote.py) finds one already deployed on LocalStack or AWS. Both answer the same
 questions through boto3: which physical resource a logical id became, an approval as the table
 holds it, its execution and that execution's history.

@@ -11,7 +11,7 @@ claims go to the handler as a Cognito authorizer's would (`requestContext.author
 `POST /_local/token` with `{"user": "ann", "tenant": "acme"}` hands out such tokens: this
 gateway listens on 127.0.0.1 only. Tokens are never read from URLs.
 
-    with LocalStack(server=True) as stack, Gateway(stack) as gateway:
+    with MotoStack(server=True) as stack, Gateway(stack) as gateway:
         token = gateway.issue_token("ann", "acme")
         ...  # http://127.0.0.1:<gateway.port>/v1/health
 """

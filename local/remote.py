@@ -18,7 +18,7 @@
     localstack: endpoints from localstack-client ($LOCALSTACK_HOST, default localhost:4566)
     aws: boto3's own configuration ($AWS_PROFILE, $AWS_REGION)
 
-`RemoteStack` answers what the tests and the local gateway ask of `LocalStack` (local/deployed.py)
+`RemoteStack` answers what the tests and the local gateway ask of `MotoStack` (local/deployed.py)
 from CloudFormation's record of the stack. The command line prints that record, and loads a
 tenant directory into the stack's table:
 

@@ -16,7 +16,7 @@ from types import FrameType
 
 from .demo import compile_flows, say, server_available
 from .gateway import TOKEN_PATH, Gateway
-from .stack import LocalStack
+from .stack import MotoStack
 
 TRY_IT = """
   TOKEN=$(curl -s -X POST {url}{token_path} -d '{{"user": "ann", "tenant": "acme"}}' \\
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     say("starting the local stack (moto server on 127.0.0.1)...")
-    with LocalStack(time_scale=args.time_scale, server=True, port=args.moto_port,
+    with MotoStack(time_scale=args.time_scale, server=True, port=args.moto_port,
                     parameters={"LogLevel": "WARNING"}) as stack, \
             Gateway(stack, port=args.port) as gateway:
         url = gateway.url

@@ -1,4 +1,4 @@
-"""`LocalStack`: template.yaml running in moto, with helpers to drive approvals from tests.
+"""`MotoStack`: template.yaml running in moto, with helpers to drive approvals from tests.
 
 In-process (default): `mock_aws` with Step Functions execution on; every boto3 call in this
 process, the handlers' included, lands in moto. Server mode: a `ThreadedMotoServer` on
@@ -6,7 +6,7 @@ process, the handlers' included, lands in moto. Server mode: a `ThreadedMotoServ
 `make serve`; it needs moto's `server` extra: flask, flask-cors); the handlers still run in this
 process (through the seam) and reach the server via `AWS_ENDPOINT_URL`.
 
-    with LocalStack(time_scale=3600) as stack:
+    with MotoStack(time_scale=3600) as stack:
         approval_id = stack.start_approval("leave-request", "ann", {"days": 1, ...})
         stack.wait_for_open_step(approval_id, "manager")
         stack.decide(approval_id, "manager", "bob", "approve")
@@ -60,7 +60,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalStack(DeployedStack):
+class MotoStack(DeployedStack):
     def __init__(
         self,
         *,
@@ -98,7 +98,7 @@ class LocalStack(DeployedStack):
 
     # --- lifecycle -----------------------------------------------------------------
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> MotoStack:
         self.start()
         return self
 
@@ -113,7 +113,7 @@ class LocalStack(DeployedStack):
             else:
                 os.environ[key] = value
 
-    def start(self) -> LocalStack:
+    def start(self) -> MotoStack:
         try:
             self._start()
         except BaseException:

@@ -3,7 +3,7 @@
 By default, the whole local stack: the flows compiled now, template.yaml deployed into
 in-process moto, handlers run through the Lambda seam. `stack` (module scope: moto stays patched
 only while a module that asks for it runs, so other tests' own `mock_aws` never nest inside it)
-is then a started `local.stack.LocalStack`; its helpers: `start_approval`, `wait_for_open_step`,
+is then a started `local.stack.MotoStack`; its helpers: `start_approval`, `wait_for_open_step`,
 `decide`, `drive`, `wait_for_end`, `history`, `human_step_entries`, `approval`, `audit`, `events`.
 
 With APPROVALS_TARGET=localstack or aws, `stack` is a `local.remote.RemoteStack`: the stack named
@@ -34,7 +34,7 @@ from local.client import Client
 from local.deployed import DeployedStack
 from local.gateway import Gateway
 from local.remote import RemoteStack, Target, TargetError
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -120,7 +120,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[DeployedStack]:
             yield remote
         return
     compiled: Path = request.getfixturevalue("compiled_statemachines")
-    with LocalStack(
+    with MotoStack(
         time_scale=TARGET.time_scale, statemachines_dir=compiled, parameters={"LogLevel": "WARNING"},
         function_env={catalog.CATALOG_ENV: str(compiled)},  # the handlers know the test flows too
     ) as local:

@@ -9,10 +9,10 @@ from approvals.domain import NotFound
 from approvals.domain.archive_document import decode, verify_chain
 from approvals.queries.approval import get_approval
 from approvals.queries.history import history
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 
-def test_finished_approval_is_archived_then_read_back_from_s3(stack: LocalStack) -> None:
+def test_finished_approval_is_archived_then_read_back_from_s3(stack: MotoStack) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
     status, output, _ = stack.drive(approval_id, {"manager": "bob", "hr": "ivy"})
     assert status == "SUCCEEDED" and output is not None and output["outcome"] == "approved"
@@ -52,7 +52,7 @@ def test_finished_approval_is_archived_then_read_back_from_s3(stack: LocalStack)
         raise AssertionError(f"{tenant}/{user} could read the archived approval")
 
 
-def test_tampered_archive_names_the_first_broken_link(stack: LocalStack) -> None:
+def test_tampered_archive_names_the_first_broken_link(stack: MotoStack) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-02"})
     stack.drive(approval_id, {"manager": "bob", "hr": "ivy"})
     table, bucket = stack.rt.store.table_name, stack.rt.archive.bucket

@@ -5,10 +5,10 @@ escalations take 48 s here and are checked through the API in test_expected_runs
 from __future__ import annotations
 
 from local.client import Client, stages
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 
-def test_a_timed_out_stage_escalates_and_the_bus_is_told(api: Client, stack: LocalStack) -> None:
+def test_a_timed_out_stage_escalates_and_the_bus_is_told(api: Client, stack: MotoStack) -> None:
     approval_id = api.start("quick-escalation", {}, "ann")["id"]
     escalated = api.wait_for_step_open(approval_id, "first", stage=1)
     assert escalated["assignees"] == ["carol"]

@@ -14,7 +14,7 @@ from approvals.commands.decide import decide
 from approvals.domain import ApprovalStatus, NotAllowed, StepNotOpen, StepStatus
 from approvals.queries.inbox import inbox
 from approvals.wiring import Runtime
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 RUNS: list[Any] = [
     pytest.param(
@@ -55,7 +55,7 @@ RUNS: list[Any] = [
 
 @pytest.mark.parametrize(("flow", "requester", "data", "plan", "expected_steps", "actions"), RUNS)
 def test_simplest_run_is_approved(
-    stack: LocalStack, flow: str, requester: str, data: dict[str, Any], plan: dict[str, Any],
+    stack: MotoStack, flow: str, requester: str, data: dict[str, Any], plan: dict[str, Any],
     expected_steps: list[str], actions: list[str],
 ) -> None:
     approval_id = stack.start_approval(flow, requester, data)
@@ -81,7 +81,7 @@ def test_simplest_run_is_approved(
     assert trail[-1]["type"] == "Approval Completed"
 
 
-def test_leave_request_emits_business_events(stack: LocalStack) -> None:
+def test_leave_request_emits_business_events(stack: MotoStack) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 2, "start_date": "2026-12-07"})
     status, _, _ = stack.drive(approval_id, {"manager": "bob", "hr": "ivy"})
     assert status == "SUCCEEDED"
@@ -99,7 +99,7 @@ def test_leave_request_emits_business_events(stack: LocalStack) -> None:
     assert completed["outcome"] == "approved" and completed["cc"] == ["kate"]  # cc: role hr-observer
 
 
-def test_manager_rejects_leave_request(stack: LocalStack) -> None:
+def test_manager_rejects_leave_request(stack: MotoStack) -> None:
     # 5 days would need the director too: rejecting at the manager must stop everything after it.
     approval_id = stack.start_approval("leave-request", "ann", {"days": 5, "start_date": "2026-12-14"})
 
@@ -118,7 +118,7 @@ def test_manager_rejects_leave_request(stack: LocalStack) -> None:
         assert stage is not None and stage.status is StepStatus.SKIPPED
 
 
-def test_decision_on_a_settled_step_is_refused(stack: LocalStack) -> None:
+def test_decision_on_a_settled_step_is_refused(stack: MotoStack) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-21"})
     stack.wait_for_open_step(approval_id, "manager")
     stack.decide(approval_id, "manager", "bob", "approve")
@@ -131,7 +131,7 @@ def test_decision_on_a_settled_step_is_refused(stack: LocalStack) -> None:
     assert (status, output and output["outcome"]) == ("SUCCEEDED", "approved")
 
 
-def test_delegate_decides_acting_for_the_manager(stack: LocalStack) -> None:
+def test_delegate_decides_acting_for_the_manager(stack: MotoStack) -> None:
     # bob is away 2026-12-20..2027-01-05 (flows/directory.yaml): dave decides in his place.
     during_leave = Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events,
                            now=lambda: datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
@@ -156,7 +156,7 @@ def test_delegate_decides_acting_for_the_manager(stack: LocalStack) -> None:
     assert stack.wait_for_end(approval_id)[0] == "SUCCEEDED"
 
 
-def test_simultaneous_decisions_are_all_recorded_and_settle_once(stack: LocalStack) -> None:
+def test_simultaneous_decisions_are_all_recorded_and_settle_once(stack: MotoStack) -> None:
     approval_id = stack.start_approval("contract-review", "ann", {"counterparty": "Initech", "value": 900,
                                                                   "region": "APAC"})
     for user in ("gina", "hank"):  # legal is sequential

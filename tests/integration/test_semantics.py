@@ -47,7 +47,7 @@ from approvals.queries.history import history
 from approvals.queries.inbox import inbox
 from approvals.sweeps.reminders import due_reminders
 from approvals.wiring import Runtime
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 TENANT = "acme"
 FailingAction = Callable[[str], AbstractContextManager[None]]
@@ -76,7 +76,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condi
         time.sleep(0.05)
 
 
-def open_stage(stack: LocalStack, approval_id: str, step: str, number: int = 0, timeout: float = 15.0) -> Step:
+def open_stage(stack: MotoStack, approval_id: str, step: str, number: int = 0, timeout: float = 15.0) -> Step:
     """The open stage `number` of `step` (stages count openings: escalations and re-openings)."""
 
     def check() -> Step | None:
@@ -91,29 +91,29 @@ def open_stage(stack: LocalStack, approval_id: str, step: str, number: int = 0, 
     return found
 
 
-def decide(stack: LocalStack, approval_id: str, step: str, *users: str, decision: str = "approve",
+def decide(stack: MotoStack, approval_id: str, step: str, *users: str, decision: str = "approve",
            number: int = 0) -> None:
     for user in users:
         open_stage(stack, approval_id, step, number)
         decide_command.decide(TENANT, approval_id, step, user, decision, rt=stack.rt)
 
 
-def outcome_of(stack: LocalStack, approval_id: str, timeout: float = 20.0) -> tuple[str, str | None]:
+def outcome_of(stack: MotoStack, approval_id: str, timeout: float = 20.0) -> tuple[str, str | None]:
     status, output = stack.wait_for_end(approval_id, timeout=timeout)
     return status, (output or {}).get("outcome")
 
 
-def statuses(stack: LocalStack, approval_id: str) -> dict[str, str]:
+def statuses(stack: MotoStack, approval_id: str) -> dict[str, str]:
     """Step -> status of its latest stage."""
     approval = stack.approval(approval_id)
     return {s.step: approval.current(s.step).status.value for s in approval.steps}  # type: ignore[union-attr]
 
 
-def audit_types(stack: LocalStack, approval_id: str) -> list[str]:
+def audit_types(stack: MotoStack, approval_id: str) -> list[str]:
     return [e["type"] for e in stack.audit(approval_id)]
 
 
-def entered_states(stack: LocalStack, approval_id: str) -> list[str]:
+def entered_states(stack: MotoStack, approval_id: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in stack.history(approval_id)
             if e["type"].endswith("StateEntered")]
 
@@ -121,7 +121,7 @@ def entered_states(stack: LocalStack, approval_id: str) -> list[str]:
 # --- leave-request ------------------------------------------------------------------------------
 
 
-def test_leave_request_repeat_approver_is_skipped(stack: LocalStack) -> None:
+def test_leave_request_repeat_approver_is_skipped(stack: MotoStack) -> None:
     # bob asks: his manager carol approves; the director stage (bob, carol) has only the requester
     # and someone who already approved: auto_approve skips it; HR decides.
     approval_id = start_approval(TENANT, "leave-request", None, "bob", {"days": 5, "start_date": "2027-01-11"},
@@ -141,7 +141,7 @@ def test_leave_request_repeat_approver_is_skipped(stack: LocalStack) -> None:
 PO = {"vendor": "Acme Supplies", "cost_center": "CC-100"}
 
 
-def test_purchase_order_50000_goes_to_finance(stack: LocalStack) -> None:
+def test_purchase_order_50000_goes_to_finance(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 50000}, rt=stack.rt)
     status, output, opened = stack.drive(approval_id, {"managers": ["bob", "carol"], "finance": "frank",
                                                        "legal": "hank"})
@@ -155,7 +155,7 @@ def test_purchase_order_50000_goes_to_finance(stack: LocalStack) -> None:
     assert statuses(stack, approval_id)["create-po"] == "succeeded"
 
 
-def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: LocalStack) -> None:
+def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 2000000},
                                          rt=stack.rt)
     decide(stack, approval_id, "managers", "bob", "carol")
@@ -170,7 +170,7 @@ def test_purchase_order_2000000_needs_2_of_3_of_the_board(stack: LocalStack) -> 
     assert statuses(stack, approval_id)["finance"] == "skipped"
 
 
-def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: LocalStack,
+def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: MotoStack,
                                                                        failing_action: FailingAction) -> None:
     with failing_action("NotifyVendor"):
         approval_id = start_approval(TENANT, "purchase-order", None, "ann", {**PO, "amount": 500},
@@ -193,7 +193,7 @@ def test_purchase_order_vendor_notification_fails_and_po_is_cancelled(stack: Loc
 # --- expense-claim -----------------------------------------------------------------------------
 
 
-def test_expense_claim_unknown_reviewer_is_refused_at_start(stack: LocalStack) -> None:
+def test_expense_claim_unknown_reviewer_is_refused_at_start(stack: MotoStack) -> None:
     with pytest.raises(UnknownUser) as refused:
         start_approval(TENANT, "expense-claim", None, "ann",
                                {"total": 12, "category": "meals", "reviewer": "zed"}, rt=stack.rt)
@@ -204,7 +204,7 @@ def test_expense_claim_unknown_reviewer_is_refused_at_start(stack: LocalStack) -
     assert {d["field"] for d in bad.value.details} == {"total", "category", "tip"}
 
 
-def test_expense_claim_big_travel_cools_off_then_travel_desk(stack: LocalStack) -> None:
+def test_expense_claim_big_travel_cools_off_then_travel_desk(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "expense-claim", None, "ann",
                                          {"total": 6200, "category": "travel", "reviewer": "dave"}, rt=stack.rt)
     decide(stack, approval_id, "peer-review", "dave")
@@ -225,7 +225,7 @@ def test_expense_claim_big_travel_cools_off_then_travel_desk(stack: LocalStack) 
 CONTRACT = {"counterparty": "Globex", "value": 25000, "region": "US"}
 
 
-def test_contract_signer_added_before_and_committee_member_transfers(stack: LocalStack) -> None:
+def test_contract_signer_added_before_and_committee_member_transfers(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     open_stage(stack, approval_id, "legal")
     with pytest.raises(ActionNotAllowed):  # legal allows add_signer and transfer, not return
@@ -261,7 +261,7 @@ def test_contract_signer_added_before_and_committee_member_transfers(stack: Loca
         get_approval(TENANT, approval_id, "cto", rt=stack.rt)
 
 
-def test_committee_returns_to_legal_which_opens_again(stack: LocalStack) -> None:
+def test_committee_returns_to_legal_which_opens_again(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "contract-review", None, "ann", {**CONTRACT, "region": "APAC"},
                                          rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
@@ -283,7 +283,7 @@ def test_committee_returns_to_legal_which_opens_again(stack: LocalStack) -> None
     assert stack.human_step_entries(approval_id) == ["legal", "committee", "legal", "committee"]
 
 
-def test_return_to_requester_then_resubmit(stack: LocalStack) -> None:
+def test_return_to_requester_then_resubmit(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
     open_stage(stack, approval_id, "committee")
@@ -303,7 +303,7 @@ def test_return_to_requester_then_resubmit(stack: LocalStack) -> None:
     assert outcome_of(stack, approval_id) == ("SUCCEEDED", "withdrawn")
 
 
-def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
+def test_requester_withdraws_while_committee_is_open(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "contract-review", None, "ann", CONTRACT, rt=stack.rt)
     decide(stack, approval_id, "legal", "gina", "hank")
     open_stage(stack, approval_id, "committee")
@@ -336,7 +336,7 @@ def test_requester_withdraws_while_committee_is_open(stack: LocalStack) -> None:
 # --- access-request ----------------------------------------------------------------------------
 
 
-def test_access_grant_fails_three_times(stack: LocalStack, failing_action: FailingAction) -> None:
+def test_access_grant_fails_three_times(stack: MotoStack, failing_action: FailingAction) -> None:
     with failing_action("GrantAccess"):
         approval_id = start_approval(TENANT, "access-request", None, "ann",
                                              {"system": "billing-db", "role": "write", "hours": 4}, rt=stack.rt)
@@ -355,7 +355,7 @@ def test_access_grant_fails_three_times(stack: LocalStack, failing_action: Faili
     assert told and told[0]["to"] == ["ann"] and told[0]["step"] == "grant-access"
 
 
-def test_access_security_timeout_rejects(stack: LocalStack) -> None:
+def test_access_security_timeout_rejects(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "access-request", None, "ann",
                                          {"system": "billing-db", "role": "read", "hours": 2}, rt=stack.rt)
     decide(stack, approval_id, "team-lead", "bob")
@@ -366,7 +366,7 @@ def test_access_security_timeout_rejects(stack: LocalStack) -> None:
     assert "Step Timed Out" in audit_types(stack, approval_id)
 
 
-def test_access_admin_role_needs_the_ciso(stack: LocalStack) -> None:
+def test_access_admin_role_needs_the_ciso(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "access-request", None, "ann",
                                          {"system": "billing-db", "role": "admin", "hours": 1}, rt=stack.rt)
     status, output, opened = stack.drive(approval_id, {"team-lead": "bob", "security": "jack", "ciso": "ciso"})
@@ -378,7 +378,7 @@ def test_access_admin_role_needs_the_ciso(stack: LocalStack) -> None:
 # --- reading, commenting, reminders, admins ------------------------------------------------------
 
 
-def test_history_comments_admins_and_scheduled_reminders(stack: LocalStack) -> None:
+def test_history_comments_admins_and_scheduled_reminders(stack: MotoStack) -> None:
     approval_id = start_approval(TENANT, "leave-request", None, "ann", {"days": 1, "start_date": "2027-02-01"},
                                          rt=stack.rt)
     manager = open_stage(stack, approval_id, "manager")

@@ -17,10 +17,10 @@ from approvals.sweeps.callbacks import sweep_callbacks
 from approvals.sweeps.outbox import sweep_outbox
 from approvals.sweeps.starts import sweep_starts
 from approvals.wiring import Runtime
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 
-def test_approval_requested_event_starts_once(stack: LocalStack) -> None:
+def test_approval_requested_event_starts_once(stack: MotoStack) -> None:
     detail = {"tenant": "acme", "flow": "leave-request", "requester": "ann", "approval_id": "evt-leave-1",
               "input": {"days": 1, "start_date": "2026-12-01"}}
     assert stack.publish("Approval Requested", detail) == [{"approval_id": "evt-leave-1", "started": True}]
@@ -33,7 +33,7 @@ def test_approval_requested_event_starts_once(stack: LocalStack) -> None:
     assert len(starts) == 1
 
 
-def test_bad_approval_requested_event_starts_nothing(stack: LocalStack) -> None:
+def test_bad_approval_requested_event_starts_nothing(stack: MotoStack) -> None:
     good = {"tenant": "acme", "flow": "leave-request", "requester": "ann", "input": {"days": 1}}
     for detail in ({"tenant": "acme", "flow": "leave-request"},  # nobody asks
                    {**good, "tenant": "acme#U#ann"},  # a key space of its own
@@ -43,7 +43,7 @@ def test_bad_approval_requested_event_starts_nothing(stack: LocalStack) -> None:
 
 
 def test_sweep_completes_a_token_left_behind_by_a_dead_function(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
     stack.wait_for_open_step(approval_id, "manager")
@@ -70,28 +70,28 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
     assert stage is not None and stage.callback == "sent"
 
 
-def test_scheduled_sweep_function_runs(stack: LocalStack) -> None:
+def test_scheduled_sweep_function_runs(stack: MotoStack) -> None:
     answer = stack.invoke("SweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
     assert set(answer) == {"reminders", "recovered", "starts", "republished"}
 
 
-def _refuse_starts(monkeypatch: pytest.MonkeyPatch, stack: LocalStack) -> None:
+def _refuse_starts(monkeypatch: pytest.MonkeyPatch, stack: MotoStack) -> None:
     def refuse(*args: Any, **kwargs: Any) -> str:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StartExecution")
 
     monkeypatch.setattr(stack.rt.sfn, "start", refuse)
 
 
-def _later(stack: LocalStack, by: timedelta) -> Runtime:
+def _later(stack: MotoStack, by: timedelta) -> Runtime:
     return Runtime(store=stack.rt.store, sfn=stack.rt.sfn, events=stack.rt.events, archive=stack.rt.archive,
                    now=lambda: stack.rt.now() + by)
 
 
-def _swept(stack: LocalStack, approval_id: str, by: timedelta) -> list[dict[str, Any]]:
+def _swept(stack: MotoStack, approval_id: str, by: timedelta) -> list[dict[str, Any]]:
     return [s for s in sweep_starts(rt=_later(stack, by)) if s["approval_id"] == approval_id]
 
 
-def test_a_refused_start_is_started_by_the_sweep_once(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_start_is_started_by_the_sweep_once(stack: MotoStack, monkeypatch: pytest.MonkeyPatch) -> None:
     _refuse_starts(monkeypatch, stack)
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
     monkeypatch.undo()
@@ -111,7 +111,7 @@ def test_a_refused_start_is_started_by_the_sweep_once(stack: LocalStack, monkeyp
     _end(stack, approval_id)
 
 
-def test_a_start_refused_for_an_hour_fails_the_approval(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_start_refused_for_an_hour_fails_the_approval(stack: MotoStack, monkeypatch: pytest.MonkeyPatch) -> None:
     _refuse_starts(monkeypatch, stack)
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
     assert _swept(stack, approval_id, timedelta(minutes=2)) == [
@@ -128,7 +128,7 @@ def test_a_start_refused_for_an_hour_fails_the_approval(stack: LocalStack, monke
     assert len(told) == 1 and told[0]["detail"]["cc"] == ["ann"]
 
 
-def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack,
+def test_events_eventbridge_refused_are_published_by_the_sweep(stack: MotoStack,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     approval_id = stack.start_approval("leave-request", "ann", {"days": 1, "start_date": "2026-12-01"})
     stack.wait_for_open_step(approval_id, "manager")
@@ -150,7 +150,7 @@ def test_events_eventbridge_refused_are_published_by_the_sweep(stack: LocalStack
     _end(stack, approval_id)
 
 
-def _end(stack: LocalStack, approval_id: str) -> None:
+def _end(stack: MotoStack, approval_id: str) -> None:
     """Withdraw a run left waiting, so no execution outlives the module (its timeout would fire later)."""
     withdraw("acme", approval_id, "ann", rt=stack.rt)
     assert stack.wait_for_end(approval_id)[0] == "SUCCEEDED"

@@ -9,14 +9,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..settings import settings
+from ..unit_of_work.ports import TokenGone
 from . import aws
 
 # Errors that mean the token can no longer be completed (the Task timed out, the execution ended).
 TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-
-
-class TokenGone(Exception):
-    """The task token is no longer waiting; the machine already moved on."""
 
 
 class StepFunctions:

@@ -44,10 +44,10 @@ from ..domain import (
     StaleRevision,
     Step,
 )
-from ..domain.audit import event_hash
+from ..domain.audit import NewEvent, event_hash
 from ..domain.stage import waiting_for
 from ..settings import settings
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from . import aws
 from .store_items import (
     REMIND_SHARDS,

@@ -20,10 +20,6 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, OpenAPI, Server
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain import DomainError
@@ -200,17 +196,6 @@ def on_refusal(error: ApiError | DomainError) -> Response[Any]:
 def on_invalid_request(error: RequestValidationError) -> Response[Any]:
     return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", "the request is not valid",
                           validation_details(error.errors()))
-
-
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[Any]:
-    return error_response(HTTPStatus.CONFLICT, "conflict", "a request with this Idempotency-Key is still running")
-
-
-@app.exception_handler(IdempotencyValidationError)
-def on_idempotency_reused(error: IdempotencyValidationError) -> Response[Any]:
-    return error_response(HTTPStatus.BAD_REQUEST, "invalid_input", "this Idempotency-Key was used for another request",
-                          [{"field": "Idempotency-Key", "problem": "already used with a different body"}])
 
 
 @app.exception_handler(NotFoundError)

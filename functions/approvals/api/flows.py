@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
-from ..adapters import aws
 from ..commands import start as start_command
+from ..domain import Conflict, InvalidInput
 from ..queries import approval as approval_query
 from ..queries import flows as flows_query
 from ..queries.preview import preview as preview_path
@@ -31,11 +30,7 @@ IdempotencyKey = Annotated[
 ]
 # A repeated POST is recognised for a day; after that the same key starts a new approval.
 IDEMPOTENCY_SECONDS = 24 * 3600
-# Hashed over tenant, caller and key: another caller's equal key is another request.
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="[tenant, user, key]", payload_validation_jmespath="[flow, input]",
-    expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True,
-)
+
 
 
 @router.get("/flows", tags=["flows"], summary="The flows a tenant member can start",
@@ -56,6 +51,19 @@ def _start(request: dict[str, Any]) -> dict[str, Any]:
     return {"approval_id": approval_id}
 
 
+@lru_cache(maxsize=1)
+def _idempotency() -> Any:
+    """powertools' idempotency config, hashed over tenant, caller and key (another caller's equal key
+    is another request). powertools' idempotency package imports boto3 as it loads: only a keyed
+    start needs it, so it is imported then, not with the function."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="[tenant, user, key]", payload_validation_jmespath="[flow, input]",
+        expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True,
+    )
+
+
 @lru_cache(maxsize=256)
 def _idempotent_start(tenant: str, table_name: str, client: Any) -> Callable[..., Any]:
     """`_start` behind powertools' idempotency record, kept in the approvals table under the
@@ -63,19 +71,35 @@ def _idempotent_start(tenant: str, table_name: str, client: Any) -> Callable[...
     fixed partition key, so one layer per tenant). Built on the first keyed start of that tenant
     in this container and reused after; nothing is built at import. The table and the client are
     part of the key only for the local stack, where they change between stacks in one process."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     persistence = DynamoDBPersistenceLayer(
         table_name=table_name, key_attr="pk", sort_key_attr="sk",
         static_pk_value=f"T#{tenant}#IDEMPOTENCY", expiry_attr="expires_at", boto3_client=client,
     )
     once: Callable[..., Any] = idempotent_function(_start, data_keyword_argument="request",
-                                                   persistence_store=persistence, config=IDEMPOTENCY)
+                                                   persistence_store=persistence, config=_idempotency())
     return once
 
 
 def _start_once(request: dict[str, Any]) -> dict[str, Any]:
+    """`_start` once per Idempotency-Key; powertools' refusals become the domain's (409, 400)."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    from ..adapters import aws
+
     once = _idempotent_start(request["tenant"], settings().require("table_name"), aws.client("dynamodb"))
-    IDEMPOTENCY.register_lambda_context(router.lambda_context)  # this invocation's remaining time
-    result: dict[str, Any] = once(request=request)
+    _idempotency().register_lambda_context(router.lambda_context)  # this invocation's remaining time
+    try:
+        result: dict[str, Any] = once(request=request)
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict("a request with this Idempotency-Key is still running") from error
+    except IdempotencyValidationError as error:
+        raise InvalidInput("this Idempotency-Key was used for another request",
+                           [{"field": "Idempotency-Key", "problem": "already used with a different body"}]) from error
     return result
 
 

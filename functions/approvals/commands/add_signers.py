@@ -8,9 +8,10 @@ from ..clock import iso
 from ..commands.common import OPEN_ONLY, acting_on, check_users, directory_of, standing_in_for, user_list
 from ..domain import Approval
 from ..domain import stage as stage_rules
+from ..domain.audit import NewEvent
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 

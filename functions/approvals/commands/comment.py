@@ -7,10 +7,10 @@ from typing import Any
 
 from ..commands.common import directory_of, event_view
 from ..domain import Approval, InvalidInput, NotAllowed
+from ..domain.audit import NewEvent
 from ..domain.policy import check_visible
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent
 from ..wiring import Runtime, default_runtime
 
 MAX_COMMENT = 4000

@@ -9,10 +9,11 @@ from ..clock import iso
 from ..commands.common import OPEN_ONLY, acting_on, directory_of, settled
 from ..domain import Approval, Decision, DecisionRecord, InvalidInput, Outcome
 from ..domain import stage as stage_rules
+from ..domain.audit import NewEvent
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 

@@ -11,11 +11,12 @@ from .. import catalog
 from ..clock import iso
 from ..commands.common import OPEN_ONLY, check_input, directory_of
 from ..domain import Approval, ApprovalStatus, Decision, DecisionRecord, Step, StepNotOpen, StepStatus
+from ..domain.audit import NewEvent
 from ..domain.policy import check_requester, check_visible
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 

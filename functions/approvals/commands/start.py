@@ -10,9 +10,9 @@ from .. import catalog
 from ..clock import iso
 from ..commands.common import check_input, directory_of
 from ..domain import Approval
+from ..domain.audit import NewEvent
 from ..unit_of_work.execution import start_execution
 from ..unit_of_work.publish import detail, emit
-from ..unit_of_work.writes import NewEvent
 from ..wiring import Runtime, default_runtime
 
 

@@ -9,12 +9,13 @@ from ..clock import iso
 from ..commands.common import OPEN_ONLY, directory_of
 from ..contract.names import ApprovalError
 from ..domain import Approval, ApprovalStatus, StepStatus
+from ..domain.audit import NewEvent
 from ..domain.policy import check_requester_of_running, check_visible
 from ..domain.stage import waiting_for
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 

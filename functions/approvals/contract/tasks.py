@@ -75,6 +75,11 @@ class OutcomeNotify(_Task):
     message: str | None = None
 
 
+# Per outcome; machines compiled before the message was passed on send `{"<outcome>": [specs]}`, or
+# a bare list of specs for any outcome.
+FinishNotify = dict[str, OutcomeNotify | tuple[ApproverSpec, ...]] | tuple[ApproverSpec, ...] | None
+
+
 class FinishInput(TaskContext):
     """FinishFunction: the run's outcome, its leaf steps, who is told, and the final state (the
     results and failures of its actions)."""
@@ -82,8 +87,7 @@ class FinishInput(TaskContext):
     outcome: Literal["approved", "rejected", "withdrawn", "failed"]
     steps: tuple[str, ...] = ()
     cc: tuple[ApproverSpec, ...] = ()
-    # Per outcome; machines compiled before the message was passed on send a bare list of specs.
-    notify: dict[str, OutcomeNotify | tuple[ApproverSpec, ...]] = Field(default_factory=dict)
+    notify: FinishNotify = None
     state: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -106,6 +110,6 @@ class CompensationInput(TaskContext):
 
 
 __all__ = [
-    "ActionInput", "CompensationInput", "FinishInput", "NotifyInput", "OpenStageSpec", "OpenStepInput",
+    "ActionInput", "CompensationInput", "FinishInput", "FinishNotify", "NotifyInput", "OpenStageSpec", "OpenStepInput",
     "OutcomeNotify", "StepTimedOutInput", "TaskContext",
 ]

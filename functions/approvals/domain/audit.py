@@ -1,10 +1,12 @@
-"""The audit trail's hash chain: each event's hash covers the one before it and its own content."""
+"""The audit trail: the event a change appends, and the hash chain (each event's hash covers the
+one before it and its own content)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -24,3 +26,13 @@ def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     body = {k: _canonical(event.get(k)) for k in ("seq", "type", "actor", "acting_for", "at", "data")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An audit event to append; seq and hashes are filled in by the store."""
+
+    type: str
+    actor: str
+    data: Mapping[str, Any]
+    acting_for: str | None = None

@@ -14,23 +14,26 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from approvals.contract.tasks import TaskContext
 from approvals.settings import settings
 
 logger = Logger(service=settings().service_name)
 
 
-def tag(event: Mapping[str, Any]) -> None:
-    logger.append_keys(approval_id=event.get("approval_id"), tenant=event.get("tenant"), flow=event.get("flow"),
-                       step=event.get("step"))
+def tag(task: TaskContext) -> None:
+    """The run's keys on every log line of this invocation (and the step's, for a step's Task)."""
+    logger.append_keys(approval_id=task.approval_id, tenant=task.tenant, flow=task.flow,
+                       step=getattr(task, "step", None))
 
 
-def count(name: str, event: Mapping[str, Any], **dimensions: str) -> None:
+def count(name: str, event: Mapping[str, Any] | TaskContext, **dimensions: str) -> None:
     """One EMF document per count, with its own dimensions: nothing is shared between invocations
     (the local stack runs many handlers in one process at once)."""
     if is_metrics_disabled():  # single_metric itself does not look at POWERTOOLS_METRICS_DISABLED
         return
     namespace = settings().metrics_namespace
-    dims = {"flow": str(event.get("flow") or "unknown"), **dimensions}
+    flow = event.flow if isinstance(event, TaskContext) else event.get("flow")
+    dims = {"flow": str(flow or "unknown"), **dimensions}
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=namespace,
                        default_dimensions=dims):
         pass

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from approvals.contract.tasks import NotifyInput
 from approvals.handlers._telemetry import count, logger, tag
 from approvals.machine import notify
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=NotifyInput)
+def handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
     tag(event)
     result = notify.notify(event)
-    count("NotificationSent", event, step=str(event.get("step")))
+    count("NotificationSent", event, step=event.step)
     logger.info("notify done", extra={"result": result})
     return result

@@ -13,10 +13,12 @@ from ..archive.write import archive_approval
 from ..catalog import StepInfo
 from ..clock import iso
 from ..contract.names import ACTION_FAILED_PREFIX
+from ..contract.tasks import FinishInput, FinishNotify, OutcomeNotify
 from ..domain import Approval, ApprovalStatus, Step, StepStatus
+from ..domain.audit import NewEvent
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 from .notify import resolve_recipients
 
@@ -103,31 +105,29 @@ def _action_failures(
     return found
 
 
-def _outcome_notify(notify: Any, outcome: ApprovalStatus) -> tuple[list[Any], str | None]:
+def _outcome_notify(notify: FinishNotify, outcome: ApprovalStatus) -> tuple[list[Any], str | None]:
     """Who the flow's `on_<outcome>: notify` tells and its message, from FinishFunction's `notify`:
     keyed by outcome, each `{"to": [specs], "message": text}` (`message` only when the flow gives
     one). Machines compiled before the message was passed on send `{"<outcome>": [specs]}`, which
     is still taken (as is a bare list of specs, for any outcome)."""
-    if isinstance(notify, Mapping):
-        notify = notify.get(outcome.value)
-    if isinstance(notify, Mapping):
-        message = notify.get("message")
-        return list(notify.get("to") or []), message if isinstance(message, str) and message else None
-    return list(notify or []), None
+    chosen = notify.get(outcome.value) if isinstance(notify, Mapping) else notify
+    if isinstance(chosen, OutcomeNotify):
+        return list(chosen.to), chosen.message or None
+    return list(chosen or []), None
 
 
-def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+def finish(event: FinishInput, rt: Runtime | None = None) -> dict[str, Any]:
     """`FinishFunction`: the approval takes its outcome; steps that never opened become `skipped`
     (or, for actions, `succeeded`/`failed`/`compensated` from the state), stages still open (a
     cancelled branch) `cancelled`; emit `Action Failed` for each failure and `Approval Completed`."""
     rt = rt or default_runtime()
-    outcome = ApprovalStatus(event["outcome"])
-    state = event.get("state") or {}
+    outcome = ApprovalStatus(event.outcome)
+    state = event.state
     results = _run_results(state)
-    entry = catalog.find(str(event.get("flow", "")), int(event.get("flow_version") or 0))
+    entry = catalog.find(event.flow, event.flow_version)
     info = entry.step_info if entry is not None else {}
-    failures = _action_failures(event.get("steps") or [], results, info)
-    notify, message = _outcome_notify(event.get("notify"), outcome)
+    failures = _action_failures(event.steps, results, info)
+    notify, message = _outcome_notify(event.notify, outcome)
     said = {"message": message} if message is not None else {}  # only when the flow gave one
     cc: list[str] = []
 
@@ -136,7 +136,7 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
             return None  # finished already (a repeated invocation)
         at = iso(now)
         writes: list[StepWrite] = []
-        for step_id in event.get("steps") or []:
+        for step_id in event.steps:
             if approval.current(step_id) is None:
                 status = _unopened_status(step_id, results, outcome, info, approval)
                 kind = info[step_id].type if step_id in info else "approval"
@@ -145,7 +145,7 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
         for stage in approval.open_stages():
             cancelled = replace(stage, status=StepStatus.CANCELLED, settled_at=at)
             writes.append(StepWrite(cancelled, expect=frozenset({StepStatus.OPEN})))
-        cc[:] = resolve_recipients(rt, approval, [*(event.get("cc") or []), *notify])
+        cc[:] = resolve_recipients(rt, approval, [*event.cc, *notify])
         if outcome is ApprovalStatus.FAILED and approval.requester not in cc:
             cc.append(approval.requester)  # the requester is always told that their request failed
         events = [NewEvent("Action Failed", actor="system", data=body) for body in failures]
@@ -153,7 +153,7 @@ def finish(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
         events.append(NewEvent("Approval Completed", actor="system", data=data))
         return Change(steps=writes, status=outcome, events=events, completed=True)
 
-    approval, planned = mutate(rt, event["tenant"], event["approval_id"], change)
+    approval, planned = mutate(rt, event.tenant, event.approval_id, change)
     if planned is not None:
         for body in failures:
             emit(rt, "Action Failed", detail(approval, body["step"], **{k: v for k, v in body.items() if k != "step"},

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import iso
+from ..contract.tasks import NotifyInput
 from ..domain import Approval, Step, StepStatus
+from ..domain.audit import NewEvent
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 
@@ -20,16 +22,16 @@ def resolve_recipients(rt: Runtime, approval: Approval, specs: Sequence[Mapping[
     return rt.store.get_directory(approval.tenant).resolve_all(list(specs), approval.requester, approval.input)
 
 
-def notify(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+def notify(event: NotifyInput, rt: Runtime | None = None) -> dict[str, Any]:
     """`NotifyFunction`: resolve who to tell, record it (the step `succeeded`), emit
     `Notification Requested`; no waiting."""
     rt = rt or default_runtime()
-    step_id = event.get("step")
+    step_id = event.step
     recipients: list[str] = []
 
     def change(approval: Approval, now: datetime) -> Change:
-        recipients[:] = resolve_recipients(rt, approval, event.get("to") or [])
-        data = {"step": step_id, "to": list(recipients), "message": event.get("message")}
+        recipients[:] = resolve_recipients(rt, approval, event.to)
+        data = {"step": step_id, "to": list(recipients), "message": event.message}
         writes: list[StepWrite] = []
         if step_id:
             previous = approval.current(step_id)
@@ -38,7 +40,7 @@ def notify(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any
             writes.append(StepWrite(done, may_create=True))
         return Change(steps=writes, events=[NewEvent("Notified", actor="system", data=data)])
 
-    approval, _ = mutate(rt, event["tenant"], event["approval_id"], change)
+    approval, _ = mutate(rt, event.tenant, event.approval_id, change)
     emit(rt, "Notification Requested",
-         detail(approval, step_id, to=recipients, message=event.get("message"), requester=approval.requester))
+         detail(approval, step_id, to=recipients, message=event.message, requester=approval.requester))
     return {"step": step_id, "to": recipients}

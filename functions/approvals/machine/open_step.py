@@ -11,32 +11,34 @@ from typing import Any
 
 from ..clock import iso
 from ..contract.names import ApprovalError
+from ..contract.tasks import OpenStepInput
 from ..domain import Approval, ApprovalStatus, Directory, InvalidInput, Outcome, Step, StepStatus, parse_mode
+from ..domain.audit import NewEvent
 from ..domain.policy import delegates_at_open
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 
 def _assignees(
-    directory: Directory, event: Mapping[str, Any], approval: Approval
+    directory: Directory, event: OpenStepInput, approval: Approval
 ) -> tuple[list[str], str | None, str, list[str]]:
     """Resolve the stage's approvers. People the directory does not know are left out (nobody
     could act as them); when those left cannot meet the stage's rule (nobody, or fewer than its
     quorum) `if_no_approvers` applies. Returns the assignees, the outcome to settle with at once
     when nobody will decide, why, and the ids left out."""
-    spec = event["spec"]
-    if event.get("kind") == "resubmit":
+    spec = event.spec
+    if event.kind == "resubmit":
         return [approval.requester], None, "", []
-    rule = parse_mode(spec.get("mode", "any"))
-    found, unknown = _known(directory, directory.resolve_all(spec.get("approvers") or [], approval.requester,
+    rule = parse_mode(spec.mode)
+    found, unknown = _known(directory, directory.resolve_all(list(spec.approvers), approval.requester,
                                                              approval.input))
     if rule.met_by(len(found)):
         return found, None, "", unknown
     reason = "no approvers" if not found else f"{len(found)} approvers cannot meet mode {json.dumps(rule.to_json())}"
-    policy = (event.get("settings") or {}).get("if_no_approvers", "reject")
+    policy = event.settings.get("if_no_approvers", "reject")
     if isinstance(policy, Mapping) and "fallback" in policy:
         fallback, left_out = _known(directory, directory.resolve_all(policy["fallback"], approval.requester,
                                                                      approval.input))
@@ -65,28 +67,27 @@ def _auto_approved(settings: Mapping[str, Any], approval: Approval, assignees: S
     return bool(assignees) and all(user in exempt for user in assignees)
 
 
-def _new_stage(event: Mapping[str, Any], approval: Approval, at: str, now: datetime) -> Step:
+def _new_stage(event: OpenStepInput, approval: Approval, at: str, now: datetime) -> Step:
     """The stage item a (re)opening creates: numbered after every earlier stage of the step."""
-    spec = event.get("spec") or {}
-    previous = approval.current(event["step"])
-    timeout = spec.get("timeout_seconds")
+    spec = event.spec
+    previous = approval.current(event.step)
+    timeout = spec.timeout_seconds
     return Step(
-        step=event["step"], stage=previous.stage + 1 if previous is not None else 0, status=StepStatus.OPEN,
-        mode=parse_mode(spec.get("mode", "any")).to_json(), task_token=event["task_token"], opened_at=at,
-        deadline=iso(now + timedelta(seconds=int(timeout))) if timeout else None, title=spec.get("title"),
-        kind=str(event.get("kind", "approval")), machine_stage=int(event.get("stage", 0)),
-        allow=[str(a) for a in spec.get("allow") or []], return_to=[str(r) for r in spec.get("return_to") or []],
-        remind_seconds=[int(s) for s in spec.get("remind_seconds") or []],
+        step=event.step, stage=previous.stage + 1 if previous is not None else 0, status=StepStatus.OPEN,
+        mode=parse_mode(spec.mode).to_json(), task_token=event.task_token, opened_at=at,
+        deadline=iso(now + timedelta(seconds=timeout)) if timeout else None, title=spec.title,
+        kind=event.kind, machine_stage=event.stage, allow=list(spec.allow), return_to=list(spec.return_to),
+        remind_seconds=list(spec.remind_seconds),
     )
 
 
-def open_step(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]:
     """`OpenStepFunction`: store token, assignees, rule and deadline; emit `Step Opened`; return at once.
     A stage nobody has to decide (no approvers, auto-approved, or the approval was withdrawn
     meanwhile) is settled here and its token completed at once."""
     rt = rt or default_runtime()
-    tenant, approval_id, step_id = event["tenant"], event["approval_id"], event["step"]
-    token = event["task_token"]
+    tenant, approval_id, step_id = event.tenant, event.approval_id, event.step
+    token = event.task_token
     directory = rt.store.get_directory(tenant)
 
     def change(approval: Approval, now: datetime) -> Change | None:
@@ -103,8 +104,7 @@ def open_step(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, 
             return Change(steps=[StepWrite(stage, may_create=True)], result=stage,
                           events=[NewEvent("Step Cancelled", actor="system", data=data)])
         assignees, settled, reason, unknown = _assignees(directory, event, approval)
-        if settled is None and stage.kind == "approval" and _auto_approved(event.get("settings") or {}, approval,
-                                                                          assignees):
+        if settled is None and stage.kind == "approval" and _auto_approved(event.settings, approval, assignees):
             settled, reason = Outcome.APPROVED.value, "auto_approve"
         stage.assignees = assignees
         if settled:

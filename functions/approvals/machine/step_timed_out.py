@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from ..clock import iso
+from ..contract.tasks import StepTimedOutInput
 from ..domain import Approval, Outcome, Step, StepStatus
+from ..domain.audit import NewEvent
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 
-def step_timed_out(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[str, Any]:
+def step_timed_out(event: StepTimedOutInput, rt: Runtime | None = None) -> dict[str, Any]:
     """`StepTimedOutFunction`: the Task timed out and the flow says approve or reject; record it
     (status `timed_out`, with the outcome the flow applied)."""
     rt = rt or default_runtime()
-    step_id, machine_stage, outcome = event["step"], int(event.get("stage", 0)), Outcome(event["outcome"])
+    step_id, machine_stage, outcome = event.step, event.stage, Outcome(event.outcome)
     recorded: list[Step] = []
 
     def change(approval: Approval, now: datetime) -> Change | None:
@@ -33,7 +34,7 @@ def step_timed_out(event: Mapping[str, Any], rt: Runtime | None = None) -> dict[
         return Change(steps=[StepWrite(timed_out, expect=frozenset({StepStatus.OPEN}))],
                       events=[NewEvent("Step Timed Out", actor="system", data=data)])
 
-    approval, planned = mutate(rt, event["tenant"], event["approval_id"], change)
+    approval, planned = mutate(rt, event.tenant, event.approval_id, change)
     if planned is not None:
         emit(rt, "Step Timed Out", detail(approval, step_id, stage=recorded[0].stage, outcome=outcome.value))
     return {"step": step_id, "stage": machine_stage, "outcome": outcome.value}

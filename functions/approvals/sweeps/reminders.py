@@ -9,11 +9,12 @@ from typing import Any
 from ..clock import iso
 from ..commands.common import OPEN_ONLY
 from ..domain import Approval, ApprovalStatus, NotFound, Step, StepStatus
+from ..domain.audit import NewEvent
 from ..domain.policy import reminders_passed
 from ..domain.stage import waiting_for
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
 
 

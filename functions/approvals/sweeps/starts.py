@@ -8,10 +8,10 @@ from typing import Any
 from ..archive.write import archive_approval
 from ..clock import iso
 from ..domain import Approval, ApprovalStatus, NotFound
+from ..domain.audit import NewEvent
 from ..unit_of_work.execution import start_execution
 from ..unit_of_work.publish import detail, emit
 from ..unit_of_work.read_modify_write import Change, mutate
-from ..unit_of_work.writes import NewEvent
 from ..wiring import Runtime, default_runtime
 
 # An approval written this recently may still be starting in the request that wrote it; one

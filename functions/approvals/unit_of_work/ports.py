@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..domain import Approval, ApprovalStatus, Directory
-from .writes import NewEvent, StepWrite
+from ..domain.audit import NewEvent
+from .writes import StepWrite
 
 
 class ApprovalStore(Protocol):
@@ -61,14 +62,22 @@ class ApprovalStore(Protocol):
     def archive_pointer(self, tenant: str, approval_id: str) -> str | None: ...
 
 
+class TokenGone(Exception):
+    """The task token is no longer waiting; the machine already moved on."""
+
+
 class Workflows(Protocol):
     """Step Functions: start an approval's execution, complete a human step's task token."""
 
     def start(self, state_machine: str, name: str, payload: Mapping[str, Any]) -> str: ...
 
-    def succeed(self, token: str, output: Mapping[str, Any]) -> None: ...
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None:
+        """Complete the token; TokenGone when it no longer waits."""
+        ...
 
-    def fail(self, token: str, error: str, cause: str = "") -> None: ...
+    def fail(self, token: str, error: str, cause: str = "") -> None:
+        """Fail the token with `error`; TokenGone when it no longer waits."""
+        ...
 
 
 class EventBus(Protocol):

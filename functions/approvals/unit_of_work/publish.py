@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..clock import iso
+from ..contract.events import checked_detail
 from ..domain import Approval
-from ..unit_of_work.logs import approval_keys, log
 from ..wiring import Runtime
+from .logs import approval_keys, log
 
 
 def detail(approval: Approval, step: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -27,7 +28,10 @@ def detail(approval: Approval, step: str | None = None, **extra: Any) -> dict[st
 def emit(rt: Runtime, detail_type: str, body: Mapping[str, Any]) -> None:
     """Publish a business event after the change it tells of was saved. A refusal does not undo
     or fail that change (a caller's retry would find it done, or start a second approval): the
-    event waits in the table's outbox and the sweep publishes it (at least once)."""
+    event waits in the table's outbox and the sweep publishes it (at least once). The detail is
+    checked against its event's model first (approvals.contract.events): what integrators are
+    promised is what they get."""
+    body = checked_detail(detail_type, dict(body))
     try:
         rt.events.put(detail_type, body)
     except Exception:

@@ -10,8 +10,9 @@ from typing import Any
 
 from ..clock import iso
 from ..domain import Approval, ApprovalStatus, StaleRevision
+from ..domain.audit import NewEvent
 from ..unit_of_work.tokens import finish_leftovers
-from ..unit_of_work.writes import NewEvent, StepWrite
+from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime
 
 # Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..adapters.sfn import TokenGone
 from ..clock import iso
 from ..contract.names import ApprovalError
 from ..domain import Approval, Step, StepStatus
 from ..unit_of_work.logs import approval_keys, log
 from ..wiring import Runtime
+from .ports import TokenGone
 
 
 def complete_token(rt: Runtime, approval: Approval, stage: Step) -> None:

@@ -1,22 +1,11 @@
-"""The parts of one change to an approval, as the store writes them in one transaction."""
+"""A stage write of one change to an approval, as the store writes it in the change's transaction
+(with the change's audit events, approvals.domain.audit.NewEvent)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ..domain import Step, StepStatus
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An audit event to append; seq and hashes are filled in by the store."""
-
-    type: str
-    actor: str
-    data: Mapping[str, Any]
-    acting_for: str | None = None
 
 
 @dataclass(frozen=True)

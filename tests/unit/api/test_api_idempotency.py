@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import idempotency
 from moto import mock_aws
 
 from approvals.adapters import aws
@@ -49,12 +50,12 @@ def test_a_repeated_key_starts_once_and_the_layer_is_built_once_per_tenant(
 ) -> None:
     built: list[str] = []
 
-    class Counted(flows.DynamoDBPersistenceLayer):  # type: ignore[misc]
+    class Counted(idempotency.DynamoDBPersistenceLayer):  # type: ignore[misc]
         def __init__(self, **kwargs: Any) -> None:
             built.append(kwargs["static_pk_value"])
             super().__init__(**kwargs)
 
-    monkeypatch.setattr(flows, "DynamoDBPersistenceLayer", Counted)
+    monkeypatch.setattr(idempotency, "DynamoDBPersistenceLayer", Counted)  # imported by the first keyed start
     ids = iter(["a1", "a2", "a3"])
     fake_service.answer("start_approval", lambda: next(ids))
     body, key = {"input": {"days": 2}}, {"Idempotency-Key": "k-1"}

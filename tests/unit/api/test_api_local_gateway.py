@@ -10,14 +10,14 @@ import pytest
 from approvals.api import app
 from approvals.api.identity import Caller, caller_from_event
 from local.gateway import Gateway
-from local.stack import LocalStack
+from local.stack import MotoStack
 
 from .conftest import Context, FakeService
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
-    return Gateway(cast(LocalStack, None))  # event() and tokens need no stack
+    return Gateway(cast(MotoStack, None))  # event() and tokens need no stack
 
 
 def test_event_is_a_rest_proxy_event_with_cognito_claims(gateway: Gateway) -> None:
@@ -59,6 +59,6 @@ def test_malformed_authorization_is_refused(gateway: Gateway, header: Any) -> No
 
 def test_expired_or_foreign_tokens_are_refused(gateway: Gateway) -> None:
     assert gateway.verify(f"Bearer {gateway.issue_token('ann', 'acme', seconds=-1)}") is None
-    other = Gateway(cast(LocalStack, None))  # another start, another key
+    other = Gateway(cast(MotoStack, None))  # another start, another key
     assert gateway.verify(f"Bearer {other.issue_token('ann', 'acme')}") is None
     assert gateway.verify(f"bearer {gateway.issue_token('ann', 'acme')}") is not None  # the scheme is case-blind

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from approvals.contract.tasks import FinishInput
 from approvals.domain import Approval
 from approvals.machine import finish as finish_machine
 from approvals.unit_of_work.read_modify_write import Change
@@ -52,9 +53,10 @@ def finished(monkeypatch: pytest.MonkeyPatch) -> Finished:
     return seen
 
 
-def run(notify: Any, outcome: str = "approved") -> dict[str, Any]:
-    return {"approval_id": "a1", "tenant": "acme", "flow": "launch", "flow_version": 1, "requester": "ann",
-            "outcome": outcome, "steps": [], "cc": [{"users": ["cy"]}], "notify": notify, "state": {}}
+def run(notify: Any, outcome: str = "approved") -> FinishInput:
+    return FinishInput.model_validate({
+        "approval_id": "a1", "tenant": "acme", "flow": "launch", "flow_version": 1, "requester": "ann",
+        "outcome": outcome, "steps": [], "cc": [{"users": ["cy"]}], "notify": notify, "state": {}})
 
 
 RT: Any = object()  # never used: every adapter call is stood in for

@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from approvals.adapters.sfn import TokenGone
 from approvals.domain import Approval, Step, StepStatus
 from approvals.handlers import finish
 from approvals.handlers._telemetry import logger
 from approvals.machine import finish as finish_machine
+from approvals.unit_of_work.ports import TokenGone
 from approvals.unit_of_work.publish import detail, emit
 from approvals.unit_of_work.tokens import complete_token
 from approvals.wiring import Runtime
 from local.lambda_seam import LambdaContext
 
-EVENT = {"approval_id": "a1", "tenant": "acme", "flow": "leave-request", "step": "manager", "stage": 0,
-         "outcome": "approved"}
+EVENT = {"approval_id": "a1", "tenant": "acme", "flow": "leave-request", "flow_version": 1, "requester": "ann",
+         "outcome": "approved", "steps": ["manager"], "state": {}}  # FinishFunction's Task input
 
 
 class GoneTokens:
@@ -81,7 +81,7 @@ def test_runtime_lines_during_a_handler_call_carry_its_keys(monkeypatch: pytest.
 
     def finish_with_trouble(event: dict[str, Any]) -> dict[str, Any]:
         complete_token(rt, approval, stage)  # the Task timed out meanwhile: a warning
-        emit(rt, "Approval Completed", detail(approval, outcome="approved"))  # parked: an error
+        emit(rt, "Approval Completed", detail(approval, outcome="approved", cc=[], requester="ann"))  # parked: an error
         return {"outcome": "approved"}
 
     monkeypatch.setattr(finish_machine, "finish", finish_with_trouble)
