@@ -12,7 +12,7 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 ENV ?= default
 
-.PHONY: setup test demo serve integration lint typecheck compile check-template deploy clean
+.PHONY: setup test demo serve integration bench lint typecheck compile check-template deploy clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ serve: $(STAMP)
 # deployed stack: APPROVALS_TARGET=localstack|aws APPROVALS_STACK=... (README, "Two targets").
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+# Measurements, not tests: each handler's imports against a bare interpreter, side by side
+# (bench/cold_start.py; the goal is 250 ms over bare, median of 10 rounds).
+bench: $(STAMP)
+	$(PY) -m bench.cold_start
 
 # After adding or changing a flow: the definitions, then the state machines in template.yaml.
 compile: $(STAMP)

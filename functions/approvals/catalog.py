@@ -5,7 +5,6 @@ var `FLOW_CATALOG_DIR` points elsewhere). Loaded once per folder; plain Python, 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from .contract.manifest import FlowManifestSpec, read_manifest
 from .domain import UnknownFlow
+from .settings import settings
 
 CATALOG_ENV = "FLOW_CATALOG_DIR"
 _lock = threading.Lock()
@@ -22,8 +22,8 @@ _loaded: dict[Path, dict[tuple[str, int], FlowEntry]] = {}
 
 
 def catalog_dir() -> Path:
-    configured = os.environ.get(CATALOG_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "catalog"
+    configured = settings().flow_catalog_dir
+    return configured if configured else Path(__file__).resolve().parent.parent / "catalog"
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger()
+from approvals.settings import settings
+
+logger = Logger(service=settings().service_name)
 
 ACTIONS = (
     "CreatePurchaseOrder",
@@ -33,12 +34,12 @@ class ActionFailed(Exception):
 
 
 def failing_actions() -> set[str]:
-    return {name.strip() for name in os.environ.get("FAIL_ACTIONS", "").split(",") if name.strip()}
+    return set(settings().fail_actions)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    action = os.environ.get("ACTION_NAME", "UnknownAction")
+    action = settings().action_name
     logger.append_keys(action=action, approval_id=event.get("approval_id"), step=event.get("step"))
     if action in failing_actions():
         raise ActionFailed(f"{action} failed (listed in FAIL_ACTIONS)")

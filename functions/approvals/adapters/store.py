@@ -45,13 +45,13 @@ from ..domain import (
     Step,
 )
 from ..domain.audit import NewEvent, event_hash
+from ..domain.records import approval_from, step_from
 from ..domain.stage import waiting_for
 from ..settings import settings
 from ..unit_of_work.writes import StepWrite
 from . import aws
 from .store_items import (
     REMIND_SHARDS,
-    approval_from,
     approval_item,
     approval_pk,
     directory_pk,
@@ -60,7 +60,6 @@ from .store_items import (
     inbox_pk,
     inbox_sk,
     sharded,
-    step_from,
     step_item,
     step_sk,
     to_ddb,

@@ -11,19 +11,18 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, OpenAPI, Server
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain import DomainError
-from . import actions, approvals, flows
+from . import actions, approvals, flows, openapi
 from .errors import (
     ApiError,
     PayloadTooLarge,
@@ -36,6 +35,9 @@ from .errors import (
 from .identity import Caller, caller_from_event
 from .models import Health
 from .telemetry import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 _H = TypeVar("_H", bound=Callable[..., Any])
 
@@ -121,10 +123,13 @@ class ApprovalsResolver(APIGatewayRestResolver):
         return cast("Callable[[_H], _H]", register(exc_class))
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
-        """powertools documents a 422 for validation errors on every route (a route's `responses`
-        cannot take it out); this API answers them with a 400 in its own error shape, which each
+        """The document, configured on first use (api/openapi.py). powertools documents a 422 for
+        validation errors on every route (a route's `responses` cannot take it out); this API
+        answers them with a 400 in its own error shape, which each
         route documents itself. And powertools drops a route's empty `security`, which is how
         OpenAPI says "no token needed": the public paths get theirs here."""
+        if self.openapi_config.title != openapi.TITLE:
+            openapi.configure(self)
         schema = super().get_openapi_schema(**kwargs)
         for path, item in (schema.paths or {}).items():
             for operation in (item.get, item.put, item.post, item.delete, item.patch):
@@ -141,14 +146,6 @@ class ApprovalsResolver(APIGatewayRestResolver):
 
 
 app = ApprovalsResolver(enable_validation=True)
-app.configure_openapi(
-    title="Approvals API",
-    version="1",
-    description="Approval flows: start an approval, decide on its steps, follow its history.",
-    security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
-    security=[{"bearer": []}],
-)
-app.enable_swagger(path="/docs")
 for module in (flows, approvals, actions):
     app.include_router(module.router, prefix=PREFIX)
 
@@ -162,8 +159,13 @@ def health() -> Health:
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     base = stage_prefix(app.current_event) or "/"  # the stage when called through API Gateway's own URL
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                    body=app.get_openapi_json_schema(servers=[Server(url=base)]))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.document(app, base))
+
+
+@app.get("/docs", include_in_schema=False)
+def openapi_page() -> Response[str]:
+    base = stage_prefix(app.current_event) or "/"
+    return Response(status_code=200, content_type="text/html", body=openapi.page(app, base))
 
 
 def log_keys(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:

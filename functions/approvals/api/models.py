@@ -20,25 +20,31 @@ Revision = Annotated[int | None, Field(default=None, ge=1, description="Act only
 Mode = str | dict[str, int]
 
 
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Model(BaseModel):
+    """The API's bodies build their validators when first used: a request meets two or three of them."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Request(Model):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --- errors -------------------------------------------------------------------------------
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     field: str
     problem: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     code: str
     message: str
     details: list[ErrorDetail] = []
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: ErrorInfo
 
 
@@ -64,11 +70,11 @@ def documented(status: int, description: str, *errors: int, body: bool = False) 
 # --- flows ----------------------------------------------------------------------------------
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok"]
 
 
-class FlowSummary(BaseModel):
+class FlowSummary(Model):
     flow: str
     version: int
     title: str | None = None
@@ -78,21 +84,21 @@ class InputBody(Request):
     input: dict[str, Any]
 
 
-class PreviewStep(BaseModel):
+class PreviewStep(Model):
     step: str
     runs: bool
     approvers: list[Any] = []
     mode: Mode | None = None
 
 
-class Preview(BaseModel):
+class Preview(Model):
     steps: list[PreviewStep]
 
 
 # --- approvals ------------------------------------------------------------------------------
 
 
-class DecisionOut(BaseModel):
+class DecisionOut(Model):
     user: str
     acting_for: str | None = None
     decision: Literal["approve", "reject"]
@@ -100,7 +106,7 @@ class DecisionOut(BaseModel):
     at: str
 
 
-class StepOut(BaseModel):
+class StepOut(Model):
     step: str
     status: StepStatus
     mode: Mode
@@ -110,7 +116,7 @@ class StepOut(BaseModel):
     deadline: str | None = None
 
 
-class ApprovalOut(BaseModel):
+class ApprovalOut(Model):
     id: str
     flow: str
     flow_version: int
@@ -123,7 +129,7 @@ class ApprovalOut(BaseModel):
     steps: list[StepOut]
 
 
-class InboxItem(BaseModel):
+class InboxItem(Model):
     approval_id: str
     flow: str
     step: str
@@ -135,7 +141,7 @@ class InboxItem(BaseModel):
     acting_for: str | None = None
 
 
-class HistoryEvent(BaseModel):
+class HistoryEvent(Model):
     seq: int
     type: str
     actor: str
@@ -146,7 +152,7 @@ class HistoryEvent(BaseModel):
     prev_hash: str
 
 
-class History(BaseModel):
+class History(Model):
     source: Literal["table", "archive"]
     events: list[HistoryEvent]
 
@@ -197,7 +203,7 @@ class CommentIn(Request):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     status: Literal["accepted"]
 
 

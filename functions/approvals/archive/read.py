@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters.store_items import approval_from, step_from
 from ..domain import Approval, NotFound
 from ..domain.archive_document import decode
+from ..domain.records import approval_from, step_from
 from ..wiring import Runtime, default_runtime
 
 

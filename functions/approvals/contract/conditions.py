@@ -27,7 +27,7 @@ CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FieldRef(_Node):
@@ -87,8 +87,6 @@ class Or(_Node):
 
 
 Condition = Annotated[Compare | InList | Has | IsTrue | Method | Not | And | Or, PydanticField(discriminator="op")]
-for _model in (Not, And, Or):
-    _model.model_rebuild()
 
 _MISSING = object()
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,

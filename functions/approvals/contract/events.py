@@ -38,7 +38,7 @@ class EventType(StrEnum):
 class EventDetail(BaseModel):
     """What every business event carries; `step` is null for events about the whole approval."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     tenant: str
     approval_id: str

@@ -29,7 +29,7 @@ Mode = str | dict[str, int]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class StageSpec(_Spec):
@@ -135,7 +135,7 @@ def walk(steps: tuple[StepSpec, ...]) -> Iterator[StepSpec]:
 class FlowManifestSpec(_Spec):
     """A compiled flow version (its machine is `state_machine`)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer compiler may add keys
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)  # a newer compiler may add keys
 
     format: int = 1
     flow: str
@@ -243,6 +243,3 @@ __all__ = [
     "FlowManifestSpec", "ManifestError", "NotifyStepSpec", "OutcomeSpec", "ParallelStepSpec", "StageSpec",
     "StepSpec", "WaitStepSpec", "nested", "read_manifest", "result_key", "walk",
 ]
-
-for _model in (StageSpec, CaseSpec, BranchStepSpec, ParallelStepSpec, FlowManifestSpec):
-    _model.model_rebuild()

@@ -17,7 +17,7 @@ from .manifest import ApproverSpec, Mode
 
 
 class _Task(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TaskContext(_Task):
@@ -94,7 +94,8 @@ class FinishInput(TaskContext):
 class ActionInput(TaskContext):
     """An action's function: the step it runs for and its mapped `input` (docs/dsl.md, `action`)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)  # an action is the flow author's own function
+    # An action is the flow author's own function: it may be handed more than the contract names.
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     step: str
     input: dict[str, Any] = Field(default_factory=dict)
@@ -103,7 +104,7 @@ class ActionInput(TaskContext):
 class CompensationInput(TaskContext):
     """An action's `compensate` function: the step to undo and what the action returned."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     step: str
     result: Any = None
