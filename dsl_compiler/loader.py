@@ -218,8 +218,9 @@ def _clip(text: str, limit: int = 40) -> str:
 def load(text: str, file: str, sink: ErrorSink) -> Node | None:
     """Parse one flow file. YAML syntax problems go to `sink` with their position; None then."""
     source = Source(text)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # checks every character first: may raise ReaderError
         documents: list[yaml.Node] = []
         while loader.check_node():
             document = loader.get_node()
@@ -240,7 +241,8 @@ def load(text: str, file: str, sink: ErrorSink) -> Node | None:
         sink.add(Location(file, 1, 1), f"YAML: {exc}")
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not documents:
         sink.add(Location(file, 1, 1), "the file is empty: a flow needs 'flow', 'version' and 'steps'")
         return None
