@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from approvals.contract.names import result_key
+from approvals.contract.names import machine_name, result_key
 
 from . import conditions
 from .durations import parse_duration
@@ -37,6 +37,7 @@ from .model import (
 )
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
+MAX_MACHINE_NAME = 80  # AWS's limit on a state machine's name
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,10 @@ class _Checker:
             self.check_step(path, step)
         if self.spec is None:
             return
+        machine = machine_name(self.spec.flow, self.spec.version)
+        if len(machine) > MAX_MACHINE_NAME:
+            self.error(("version",), f"state machine name '{machine[:40]}...' is longer than {MAX_MACHINE_NAME} "
+                       "characters, AWS's limit: shorten the flow name or lower the version")
         for key in ("on_approved", "on_rejected", "on_withdrawn"):
             for i, item in enumerate(getattr(self.spec, key) or []):
                 if isinstance(item, OutcomeRun):
