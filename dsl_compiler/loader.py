@@ -184,7 +184,8 @@ class _Builder:
         tag = raw.tag
         if id(raw) not in self.tagged:
             if tag == _YAML + "timestamp":
-                return None, f"'{raw.value}' is read as a YAML date, and JSON has no dates: quote it to pass it as text"
+                shown = _clip(raw.value)
+                return None, f"'{shown}' is read as a YAML date, and JSON has no dates: quote it to pass it as text"
             if tag not in _SCALAR_TAGS:  # `=` and `<<` (YAML 1.1 value and merge keys): plain text here
                 return raw.value, None
         elif tag not in _SCALAR_TAGS:
@@ -197,7 +198,7 @@ class _Builder:
                 return None, "number out of range (beyond a double)"
             return None, f"'{_clip(raw.value)}' is not a valid !!{short}"
         if isinstance(value, float) and not math.isfinite(value):
-            return None, f"'{raw.value}' is not a finite number (JSON has no NaN or infinity)"
+            return None, f"'{_clip(raw.value)}' is not a finite number (JSON has no NaN or infinity)"
         if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1023:
             return None, "number out of range (beyond a double)"  # no JSON reader takes it
         if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
