@@ -33,7 +33,7 @@ def arn(function: str) -> str:
 def humanize(step_id: str) -> str:
     words = step_id.replace("_", " ").replace("-", " ").split()
     text = " ".join(words)
-    return (text[:1].upper() + text[1:])[:60]
+    return (text[:1].upper() + text[1:])[:60].rstrip()
 
 
 def map_input(mapping: dict[str, Any] | None) -> dict[str, Any]:

@@ -23,6 +23,9 @@ ORDERING_OPS = frozenset({"<", "<=", ">", ">="})
 METHODS: tuple[MethodName, ...] = ("startsWith", "endsWith", "contains")
 _CMP_OPS: tuple[CompareOp, ...] = ("==", "!=", "<", "<=", ">", ">=")
 _KINDS = frozenset({"string", "number", "boolean", "array", "object"})  # JSON kinds of declared fields
+# Deepest tree a condition may parse to (each '(', '!', '&&' and '||' is a level). The tree is walked
+# recursively here, in choice.py and spec.py, and by the runtime's evaluator: bounded at parse time.
+MAX_DEPTH = 32
 
 
 class ConditionError(Exception):
@@ -126,7 +129,9 @@ class _Token:
         return self.text if self.kind == "lit" else f"'{self.text}'"
 
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+# CEL digits are 0-9 only: `\d` and str.isdigit() also take '٣', '１' and '²'.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_DIGITS = frozenset("0123456789")
 _NUMBER_TAIL = re.compile(r"[\w.]*")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -134,6 +139,10 @@ _WORDS: dict[str, LiteralValue] = {"true": True, "false": False, "null": None}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = ("==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "[", "]", ",", ".")
 _HINTS = {"=": "==", "&": "&&", "|": "||"}
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -151,17 +160,18 @@ def _tokenize(text: str) -> list[_Token]:
                 raise ConditionError(f"invalid escape '{bad.group()}' in string", i + 1 + bad.start())
             tokens.append(_Token("lit", m.group(), _ESCAPE.sub(r"\1", m.group(1)), i))
             i = m.end()
-        elif c.isdigit() or (c == "-" and text[i + 1 : i + 2].isdigit()):
+        elif c in _DIGITS or (c == "-" and text[i + 1 : i + 2] in _DIGITS):
             m = _NUMBER.match(text, i)
             assert m is not None
             tail = _NUMBER_TAIL.match(text, m.end())
             assert tail is not None
             if tail.group():  # `1.`, `2x`: reject here rather than as a confusing token sequence later
-                raise ConditionError(f"invalid number '{text[i : tail.end()]}'", i)
+                raise ConditionError(f"invalid number '{_clip(text[i : tail.end()])}'", i)
             raw = m.group()
+            # float() first: it bounds the magnitude, so int() stays within Python's int-str digit limit.
+            if math.isinf(float(raw)):
+                raise ConditionError(f"number out of range '{_clip(raw)}'", i)
             value: int | float = float(raw) if m.group(1) or m.group(2) else int(raw)
-            if isinstance(value, float) and math.isinf(value):
-                raise ConditionError(f"number out of range '{raw}'", i)
             tokens.append(_Token("lit", raw, value, i))
             i = m.end()
         elif m := _IDENT.match(text, i):
@@ -179,10 +189,31 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
+def _too_deep(offset: int) -> ConditionError:
+    return ConditionError(f"condition nested too deeply (more than {MAX_DEPTH} levels; each '(', '!', '&&' and "
+                          "'||' is one)", offset)
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.open = 0  # '(' and '!' being parsed: bounds this parser's own recursion
+        self.depths: dict[int, int] = {}  # id(node) -> depth of the And/Or/Not nodes built so far
+
+    def depth(self, expr: Expr) -> int:
+        return self.depths.get(id(expr), 0)
+
+    def nest(self, expr: Expr, depth: int, offset: int) -> Expr:
+        if depth + self.open > MAX_DEPTH:  # the parentheses around it count too
+            raise _too_deep(offset)
+        self.depths[id(expr)] = depth
+        return expr
+
+    def enter(self, tok: _Token) -> None:
+        self.open += 1
+        if self.open > MAX_DEPTH:
+            raise _too_deep(tok.offset)
 
     def peek(self, ahead: int = 0) -> _Token:
         return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
@@ -221,22 +252,28 @@ class _Parser:
         start = self.peek().offset  # the node starts where its text starts, parentheses included
         left = operand()
         while self.at(op):
-            self.next()
-            left = node(left, operand(), start)  # left-associative
+            tok = self.next()
+            right = operand()
+            depth = 1 + max(self.depth(left), self.depth(right))
+            left = self.nest(node(left, right, start), depth, tok.offset)  # left-associative
         return left
 
     def unary(self) -> Expr:
         if self.at("!"):
             bang = self.next()
-            return Not(self.unary(), bang.offset)
+            self.enter(bang)
+            inner = self.unary()
+            self.open -= 1
+            return self.nest(Not(inner, bang.offset), 1 + self.depth(inner), bang.offset)
         return self.relation()
 
     def relation(self) -> Expr:
         tok = self.peek()
         if self.at("("):
-            self.next()
+            self.enter(self.next())
             inner = self.or_()
             self.expect(")")
+            self.open -= 1
             return inner
         if tok.kind == "ident" and self.at("(", 1):
             if tok.text != "has":

@@ -7,6 +7,7 @@ target lies outside a Parallel branch is left uncaught there and caught on the P
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,16 @@ from .ir import (
     WaitNode,
 )
 
+MAX_STATE_NAME = 80  # AWS refuses a definition with a longer state name
+
+
+def fit_state_name(name: str) -> str:
+    """`name`, or when too long its start and end around a hash of the whole: short, stable, distinct."""
+    if len(name) <= MAX_STATE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[:50].rstrip()}...{name[-19:].lstrip()} #{digest}"
+
 
 @dataclass
 class _Scope:
@@ -72,9 +83,9 @@ class _Emitter:
     # --- names ------------------------------------------------------------------------------
 
     def unique(self, name: str) -> str:
-        candidate, n = name, 2
+        candidate, n = fit_state_name(name), 2
         while candidate in self.used:
-            candidate, n = f"{name} ({n})", n + 1
+            candidate, n = fit_state_name(f"{name} ({n})"), n + 1
         self.used.add(candidate)
         return candidate
 

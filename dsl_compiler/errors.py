@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What str.splitlines() breaks at: any of these in a message would split its report line in two.
+_BREAKS = {c: c.encode("unicode_escape").decode() for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+_ONE_LINE = str.maketrans(_BREAKS)
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks escaped (`\\n`), so that a report stays one line."""
+    return text.translate(_ONE_LINE)
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -18,6 +27,12 @@ class DslError:
 
     location: Location
     message: str
+
+    def __post_init__(self) -> None:
+        # Messages echo values from the flow (and YAML's own text), which may hold line breaks.
+        loc = self.location
+        object.__setattr__(self, "message", one_line(self.message) or "invalid flow")
+        object.__setattr__(self, "location", Location(one_line(loc.file), loc.line, loc.col))
 
     def __str__(self) -> str:
         loc = self.location

@@ -36,12 +36,26 @@ def _duration(value: str) -> str:
     return value
 
 
-def _duration_or_none(value: str) -> str:
-    return value if value == "none" else _duration(value)
+YEAR = 365 * 86400  # a Standard execution runs at most a year: a longer TimeoutSeconds or Wait never ends
+
+
+def _within_a_year(value: str) -> str:
+    seconds = parse_duration(_duration(value))
+    if seconds is not None and seconds > YEAR:
+        raise PydanticCustomError(
+            "duration", "duration '{value}' is longer than a year (365d), the most an execution runs", {"value": value}
+        )
+    return value
+
+
+def _run_duration_or_none(value: str) -> str:
+    return value if value == "none" else _within_a_year(value)
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
-DurationOrNone = Annotated[str, AfterValidator(_duration_or_none)]
+# Durations the state machine waits for (TimeoutSeconds, Wait, Retry): within one execution.
+RunDuration = Annotated[str, AfterValidator(_within_a_year)]
+RunDurationOrNone = Annotated[str, AfterValidator(_run_duration_or_none)]
 FlowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 UserId = Annotated[str, StringConstraints(min_length=1)]
@@ -170,7 +184,7 @@ Mode = Annotated[
 
 class Escalation(_Model):
     escalate_to: ApproverSpec
-    timeout: DurationOrNone | None = None
+    timeout: RunDurationOrNone | None = None
     on_timeout: OnTimeout | None = None
 
 
@@ -207,9 +221,9 @@ class ApprovalStep(_Step):
     type: Literal["approval"]
     approvers: Annotated[list[ApproverSpec], Field(min_length=1), BeforeValidator(_approver_list)]
     mode: Mode | None = None
-    timeout: DurationOrNone | None = None
+    timeout: RunDurationOrNone | None = None
     on_timeout: OnTimeout | None = None
-    remind: list[Duration] | None = None
+    remind: list[RunDuration] | None = None
     allow: list[Allow] | None = None
 
 
@@ -231,7 +245,7 @@ class BranchStep(_Step):
 
 class RetrySpec(_Model):
     attempts: Annotated[int, Field(ge=1, le=20)]
-    interval: Duration = "1s"
+    interval: RunDuration = "1s"
     backoff: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
 
 
@@ -244,7 +258,7 @@ class OutcomeAction(_Model):
     function: FunctionName
     input: dict[str, Any] | None = None
     retry: RetrySpec | None = None
-    timeout: Duration | None = None
+    timeout: RunDuration | None = None
 
 
 class ActionStep(_Step, OutcomeAction):
@@ -260,7 +274,7 @@ class NotifyStep(_Step):
 
 class WaitStep(_Step):
     type: Literal["wait"]
-    duration: Duration | None = None
+    duration: RunDuration | None = None
     until: str | None = None
 
 

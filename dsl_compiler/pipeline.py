@@ -35,11 +35,12 @@ class CompiledFlow:
     def manifest_file(self) -> str:
         return f"{self.name}.manifest.json"
 
+    # Strict JSON (allow_nan=False): AWS refuses NaN and Infinity. The loader refuses them first.
     def asl_json(self) -> str:
-        return json.dumps(self.definition, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(self.definition, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def manifest_json(self) -> str:
-        return json.dumps(self.manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        return json.dumps(self.manifest, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
 
 
 def read(path: str | Path, sink: ErrorSink) -> str | None:
@@ -63,7 +64,13 @@ def compile_text(text: str, file: str = "<flow>") -> CompiledFlow:
     flow = check_text(text, file, sink)
     if flow is None or sink:
         raise CompileError(sink.sorted())
-    return _compile_validated(flow, text)
+    compiled = _compile_validated(flow, text)
+    try:  # the last guard: what is written must be strict, UTF-8-encodable JSON
+        for output in (compiled.asl_json(), compiled.manifest_json()):
+            output.encode("utf-8")
+    except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
+        raise CompileError([DslError(Location(file, 1, 1), f"the compiled output is not valid JSON: {exc}")]) from exc
+    return compiled
 
 
 def compile_file(path: str | Path) -> CompiledFlow:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from approvals.contract.names import result_key
+from approvals.contract.names import machine_name, result_key
 
 from . import conditions
 from .durations import parse_duration
@@ -37,6 +37,7 @@ from .model import (
 )
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
+MAX_MACHINE_NAME = 80  # AWS's limit on a state machine's name
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ def _report_pydantic(root: Node, err: Any, sink: ErrorSink) -> None:
         sink.add(loc, f"unknown key '{path[-1]}'")
         return
     node, _ = root.find(path)
+    if node.invalid:  # the loader said what is wrong with it
+        return
     if kind == "missing":
         sink.add(node.loc, f"missing required key '{path[-1]}'")
         return
@@ -144,7 +147,9 @@ class _Checker:
         return self.root.find(path)[0].loc
 
     def error(self, path: Path, message: str) -> None:
-        self.sink.add(self.loc(path), message)
+        node = self.root.find(path)[0]
+        if not node.invalid:
+            self.sink.add(node.loc, message)
 
     def run(self) -> None:
         for name, spec in self.fields.items():
@@ -153,6 +158,10 @@ class _Checker:
             self.check_step(path, step)
         if self.spec is None:
             return
+        machine = machine_name(self.spec.flow, self.spec.version)
+        if len(machine) > MAX_MACHINE_NAME:
+            self.error(("version",), f"state machine name '{machine[:40]}...' is longer than {MAX_MACHINE_NAME} "
+                       "characters, AWS's limit: shorten the flow name or lower the version")
         for key in ("on_approved", "on_rejected", "on_withdrawn"):
             for i, item in enumerate(getattr(self.spec, key) or []):
                 if isinstance(item, OutcomeRun):
@@ -295,22 +304,17 @@ class _Checker:
 
     def check_condition(self, path: Path, text: str) -> None:
         node, _ = self.root.find(path)
-        # Plain scalars start at the text; quoted ones one column later.
-        shift = 1 if node.style in ('"', "'") else 0
+        end = len(text.rstrip())  # "end of condition" is just past its last character, not a line below
         try:
             expr = conditions.parse(text)
         except conditions.ConditionError as exc:
-            self.sink.add(_shift(node.loc, shift + exc.offset), exc.message)
+            self.sink.add(node.loc_at(min(exc.offset, end)), exc.message)
             return
         problems = conditions.check(expr, self.types)
         for problem in problems:
-            self.sink.add(_shift(node.loc, shift + problem.offset), problem.message)
+            self.sink.add(node.loc_at(min(problem.offset, end)), problem.message)
         if not problems:
             self.parsed[path] = expr
-
-
-def _shift(loc: Location, offset: int) -> Location:
-    return Location(loc.file, loc.line, loc.col + offset)
 
 
 def _fits(kind: str, value: Any) -> bool:

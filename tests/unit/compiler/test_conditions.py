@@ -342,3 +342,44 @@ def test_requester_absent_from_context() -> None:
 def test_unchecked_constant_comparison_is_refused() -> None:
     with pytest.raises(ValueError, match="two constants"):
         evaluate(parse("1 == 1"), {"input": {}})
+
+
+# --- limits -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "１", "߁"])
+def test_only_ascii_digits_are_numbers(digit: str) -> None:
+    with pytest.raises(ConditionError) as info:
+        parse(f"days > {digit}")
+    assert info.value.offset == 7
+
+
+def test_integer_beyond_a_double_is_out_of_range_not_a_crash() -> None:
+    with pytest.raises(ConditionError, match="number out of range"):
+        parse("days > " + "9" * 5000)  # past Python's int-str limit (4300 digits)
+    assert parse("days > " + "9" * 300) == Compare(">", f("days", at=0), Literal(int("9" * 300), 7), 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("(" * 33 + "urgent" + ")" * 33, 32),
+        ("!" * 33 + "urgent", 32),
+        ("!" * 5000 + "urgent", 32),
+        (" || ".join(["urgent"] * 34), 32 * 10 + 7),  # the 33rd '||'
+        (" && ".join(["urgent"] * 1000), 32 * 10 + 7),
+        ("(" * 20 + " && ".join(["urgent"] * 14) + ")" * 20, 20 + 12 * 10 + 7),
+    ],
+)
+def test_nesting_is_bounded(text: str, offset: int) -> None:
+    with pytest.raises(ConditionError, match="nested too deeply") as info:
+        parse(text)
+    assert info.value.offset == offset
+
+
+def test_the_deepest_condition_allowed_evaluates() -> None:
+    text = "(" * 16 + " && ".join(["urgent"] * 17) + ")" * 16
+    expr = parse(text)
+    assert check(expr, FIELDS) == []
+    assert evaluate(expr, {"input": {"urgent": True}}) is True
+    assert evaluate(parse("!" * 32 + "urgent"), {"input": {"urgent": True}}) is True
