@@ -5,8 +5,11 @@
    every CodeUri at it, drop SAM `Api` events (moto's API Gateway cannot take them).
 3. samtranslator transform (bundled managed-policy map: no IAM call), then take the
    `AWS::StepFunctions::StateMachine` resources out: CloudFormation would create them in moto's
-   non-executing backend and would not apply `DefinitionSubstitutions`.
-4. create_stack, wait for CREATE_COMPLETE.
+   non-executing backend and would not apply `DefinitionSubstitutions`. Asymmetric KMS keys are
+   taken out too and created through the KMS API (moto's CloudFormation makes every key a
+   symmetric encryption key, which cannot sign); what referred to them gets their id and ARN.
+4. create_stack, wait for CREATE_COMPLETE; then give a bucket declared with Object Lock its
+   versioning and lock configuration (moto's CloudFormation sets neither).
 5. Create each state machine through the stepfunctions API (the executing backend when moto's
    config says so) with substitutions resolved from the stack and times divided by
    `time_scale` (the file on disk is never changed).
@@ -127,6 +130,84 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, text)
 
 
+# --- what moto's CloudFormation leaves out ----------------------------------------------
+
+
+def _replace_references(node: Any, ids: Mapping[str, tuple[str, str]]) -> Any:
+    """`node` with every Ref / GetAtt Arn / Fn::Sub reference to a logical id of `ids` (logical id
+    -> (physical id, ARN)) replaced by the value."""
+    if isinstance(node, list):
+        return [_replace_references(item, ids) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in ids:
+        return ids[node["Ref"]][0]
+    if set(node) == {"Fn::GetAtt"}:
+        target = node["Fn::GetAtt"]
+        logical_id, _, attribute = (target.partition(".") if isinstance(target, str)
+                                    else (target[0], ".", target[1]))
+        if logical_id in ids and attribute == "Arn":
+            return ids[logical_id][1]
+    if set(node) == {"Fn::Sub"}:
+        body = node["Fn::Sub"]
+        text = body if isinstance(body, str) else body[0]
+        for logical_id, (physical, arn) in ids.items():
+            text = text.replace(f"${{{logical_id}.Arn}}", arn).replace(f"${{{logical_id}}}", physical)
+        rest = [] if isinstance(body, str) else [_replace_references(v, ids) for v in body[1:]]
+        return {"Fn::Sub": text if isinstance(body, str) else [text, *rest]}
+    return {key: _replace_references(value, ids) for key, value in node.items()}
+
+
+def create_asymmetric_keys(template: dict[str, Any], client: Callable[[str], Any]) -> dict[str, tuple[str, str]]:
+    """Create the template's signing keys through KMS (moto's CloudFormation would make them
+    symmetric), take them out of `template` and point what referred to them at the keys made.
+    Returns logical id -> (key id, key ARN). The key policy is not applied (moto checks none)."""
+    resources = template["Resources"]
+    made: dict[str, tuple[str, str]] = {}
+    for logical_id, resource in list(resources.items()):
+        props = resource.get("Properties") or {}
+        if resource["Type"] != "AWS::KMS::Key" or props.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT":
+            continue
+        meta = client("kms").create_key(KeySpec=str(props.get("KeySpec")), KeyUsage=str(props["KeyUsage"]),
+                                        Description=f"local stack: {logical_id}")["KeyMetadata"]
+        made[logical_id] = (str(meta["KeyId"]), str(meta["Arn"]))
+        del resources[logical_id]
+    if made:
+        for section in ("Resources", "Outputs"):
+            if section in template:
+                template[section] = _replace_references(template[section], made)
+    return made
+
+
+def _parameter_value(value: Any, parameters: Mapping[str, str], declared: Mapping[str, Any]) -> str:
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        name = str(value["Ref"])
+        return str(parameters.get(name, declared.get(name, {}).get("Default")))
+    return str(value)
+
+
+def lock_buckets(template: Mapping[str, Any], resources: Mapping[str, str], client: Callable[[str], Any],
+                 parameters: Mapping[str, str]) -> None:
+    """Versioning and Object Lock (with its default retention) for the buckets that declare it
+    (an `ObjectLockConfiguration` with `ObjectLockEnabled: Enabled`; a local bucket is always new)."""
+    s3 = client("s3")
+    declared = template.get("Parameters") or {}
+    for logical_id, resource in template["Resources"].items():
+        lock = (resource.get("Properties") or {}).get("ObjectLockConfiguration") or {}
+        if resource["Type"] != "AWS::S3::Bucket" or lock.get("ObjectLockEnabled") != "Enabled":
+            continue
+        s3.put_bucket_versioning(Bucket=resources[logical_id], VersioningConfiguration={"Status": "Enabled"})
+        config: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+        retention = (lock.get("Rule") or {}).get("DefaultRetention")
+        if retention:
+            config["Rule"] = {"DefaultRetention": {
+                "Mode": _parameter_value(retention["Mode"], parameters, declared),
+                **{unit: int(_parameter_value(retention[unit], parameters, declared))
+                   for unit in ("Days", "Years") if unit in retention},
+            }}
+        s3.put_object_lock_configuration(Bucket=resources[logical_id], ObjectLockConfiguration=config)
+
+
 # --- deployment -----------------------------------------------------------------------
 
 
@@ -141,6 +222,7 @@ class Deployment:
     archive_bucket: str
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> deployed (scaled) ASL
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
+    outputs: dict[str, str] = field(default_factory=dict)  # the stack's outputs
 
 
 def _zip_functions(functions_dir: Path) -> bytes:
@@ -271,6 +353,7 @@ def deploy(
     declared = template.get("Parameters", {})
     parameters = {**{k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}, **(parameters or {})}
     transformed = transform(sam_template, parameters, _BundledPolicies())
+    keys = create_asymmetric_keys(transformed, client)
     machine_roles: dict[str, str] = {}
     for logical_id in machines:
         machine_roles[logical_id] = f"{logical_id}Role"
@@ -291,6 +374,10 @@ def deploy(
         for summary in page["StackResourceSummaries"]:
             resources[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
             types[summary["LogicalResourceId"]] = summary["ResourceType"]
+    lock_buckets(transformed, resources, client, parameters)
+    for logical_id, (key_id, _) in keys.items():
+        resources[logical_id] = key_id
+        types[logical_id] = "AWS::KMS::Key"
 
     lam = client("lambda")
     function_arns = {
@@ -305,7 +392,7 @@ def deploy(
     deployment = Deployment(
         stack_name=stack_name, resources=resources, function_arns=function_arns, state_machines={},
         table_name=outputs["TableName"], bus_name=outputs["EventBusName"],
-        archive_bucket=outputs["ArchiveBucketName"], skipped=skipped,
+        archive_bucket=outputs["ArchiveBucketName"], skipped=skipped, outputs=outputs,
     )
     machines.update(_extra_machines(statemachines_dir, machines, next(iter(machine_roles.values()), None)))
     for logical_id, props in machines.items():

@@ -24,7 +24,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -199,23 +200,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "approvals-local-gateway"
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_OPTIONS(self) -> None:
-        self._handle()
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """`do_<METHOD>` for every method: deployed, `ANY /{proxy+}` (template.yaml) hands any
+        method to the function, which answers one no route has 404 `not_found` in its own shape
+        (http.server would answer a method it has no `do_` for with a 501 HTML page)."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def _handle(self) -> None:
         started = time.monotonic()
@@ -231,7 +222,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 print(f"{self.command} {urlsplit(self.path).path} -> {status} ({elapsed:.0f} ms)", file=sys.stderr)
 
     def _route(self) -> int:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True  # where this request ends is unknown
+            return self._send_json(400, error_body("invalid_input", "the request is not valid", [
+                {"field": "Content-Length", "problem": "must be the body's length in bytes"}]))
         if length > GATEWAY_MAX_BODY:
             self.close_connection = True  # the body is not read
             return self._send_json(413, error_body("payload_too_large", "the body is too large"))
@@ -251,13 +249,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return self._send_json(405, error_body("invalid_input", "POST {\"user\", \"tenant\"} to get a token"))
         try:
             request = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's recursion
             return self._send_json(400, error_body("invalid_input", "the request is not valid",
                                                    [{"field": "body", "problem": "malformed JSON"}]))
         problems = [
             {"field": name, "problem": "required: letters, digits and ._@+- only"}
             for name in ("user", "tenant")
-            if not isinstance(request, dict) or not isinstance(request.get(name), str) or not _NAME.match(request[name])
+            if not isinstance(request, dict) or not isinstance(request.get(name), str)
+            or not _NAME.fullmatch(request[name])  # not `match`: "ann\n" would pass
         ]
         if problems:
             return self._send_json(400, error_body("invalid_input", "the request is not valid", problems))
@@ -270,7 +269,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":  # a HEAD answer has the length of its body, not the body
+            self.wfile.write(data)
         return status
 
     def _send_result(self, result: Mapping[str, Any]) -> int:
@@ -292,6 +292,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         return status
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, a URL or headers too long) in the
+        API's error shape, as API Gateway's own answers are (template.yaml, GatewayResponses)."""
+        self.close_connection = True
+        if not self.request_version.startswith("HTTP/1."):  # unparsed (or HTTP/0.9): still a status line
+            self.request_version = self.protocol_version
+        if code >= 500:
+            self._send_json(code, error_body("internal", "internal error"))
+        else:
+            # the phrase, not http.server's message: that one quotes the request line back
+            self._send_json(code, error_body("invalid_input", f"the request is not valid: {HTTPStatus(code).phrase}"))
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request is printed by _handle instead

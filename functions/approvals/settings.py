@@ -1,9 +1,11 @@
-"""The functions' settings: the environment variables template.yaml gives them (Globals), read
-and checked by one model, `Settings`, through `settings()`.
+"""The functions' settings: the environment variables template.yaml gives them (Globals, and
+ARCHIVE_SIGNING_KEY on the functions that archive), read and checked by one model, `Settings`,
+through `settings()`.
 
-A variable set to the empty string counts as not set. TABLE_NAME and ARCHIVE_BUCKET have no
-default: only the code that needs one asks for it (`settings().require("table_name")`), so a
-test or tool that never touches the table needs no table name.
+A variable set to the empty string counts as not set. TABLE_NAME, ARCHIVE_BUCKET and
+ARCHIVE_SIGNING_KEY have no default: only the code that needs one asks for it
+(`settings().require("table_name")`), so a test or tool that never touches the table needs no
+table name.
 
 `settings()` parses the environment once and hands back the same frozen object for as long as
 those variables keep their values. It is keyed on the values themselves, not parsed once for
@@ -24,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Cognito's `cognito:username`, so a directory can name people by their user names.
 USER_CLAIMS = ("sub", "cognito:username")
 UserClaim = Literal["sub", "cognito:username"]
-Required = Literal["table_name", "archive_bucket"]
+Required = Literal["table_name", "archive_bucket", "archive_signing_key"]
 
 
 class MissingSetting(LookupError):
@@ -41,6 +43,9 @@ class Settings(BaseModel):
     metrics_namespace: str = Field("Approvals", alias="POWERTOOLS_METRICS_NAMESPACE")
     table_name: str | None = Field(None, alias="TABLE_NAME")
     archive_bucket: str | None = Field(None, alias="ARCHIVE_BUCKET")
+    # The KMS key (ARN) that signs archive documents; set on FinishFunction and SweepFunction, the
+    # functions that archive. `python -m approvals.archive verify` reads it too, as the key to trust.
+    archive_signing_key: str | None = Field(None, alias="ARCHIVE_SIGNING_KEY")
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     # Lets the runtime name a state machine's ARN without a lookup (else it asks STS once).
     state_machine_arn_prefix: str | None = Field(None, alias="STATE_MACHINE_ARN_PREFIX")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .clock import utcnow
-from .unit_of_work.ports import ApprovalStore, Archive, EventBus, Workflows
+from .unit_of_work.ports import ApprovalStore, Archive, EventBus, Signer, Workflows
 
 
 def _store() -> ApprovalStore:
@@ -36,6 +36,12 @@ def _archive() -> Archive:
     return ArchiveStore()
 
 
+def _signer() -> Signer:
+    from .adapters.signer import KmsSigner
+
+    return KmsSigner()
+
+
 @dataclass
 class Runtime:
     """The ports one use case runs against (approvals.unit_of_work.ports), and its clock."""
@@ -44,6 +50,7 @@ class Runtime:
     sfn: Workflows = field(default_factory=_workflows)
     events: EventBus = field(default_factory=_bus)
     archive: Archive = field(default_factory=_archive)
+    signer: Signer = field(default_factory=_signer)  # signs what `archive` keeps (archive/write.py)
     now: Callable[[], datetime] = utcnow
 
 

@@ -1,4 +1,9 @@
-"""S3 side of the archive: put and get gzip JSON documents. The client is created lazily."""
+"""S3 side of the archive: put and get gzip JSON documents. The client is created lazily.
+
+The bucket has S3 Object Lock with a default retention (template.yaml, `ArchiveBucket`): every
+version written is locked for ArchiveRetentionDays without this code asking (so the functions need
+`s3:PutObject` only, not `s3:PutObjectRetention`). S3 refuses a write into a bucket with a default
+retention unless it carries Content-MD5 or a checksum: `put` sends a SHA-256 checksum."""
 
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ class ArchiveStore:
     def put(self, key: str, blob: bytes) -> None:
         """Returns only once S3 has confirmed the write: only then may the table items expire."""
         self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=blob, ContentType="application/json", ContentEncoding="gzip"
+            Bucket=self.bucket, Key=key, Body=blob, ContentType="application/json", ContentEncoding="gzip",
+            ChecksumAlgorithm="SHA256",
         )
 
     def get(self, key: str) -> bytes:

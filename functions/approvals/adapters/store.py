@@ -6,7 +6,7 @@ Items (pk, sk):
 - `T#<tenant>#A#<id>`, `E#<seq:08d>`  an audit event (append-only, hash-chained)
 - `T#<tenant>#A#<id>`, `I#<step>#<n>#<user>` an inbox entry: `user` may decide on that open stage now
 - `T#<tenant>#DIR`,    `DIR`          the tenant's directory
-- `T#<tenant>#OUTBOX`, `<at>#<uuid>`  an event EventBridge refused, until the sweep puts it again
+- `T#<tenant>#OUTBOX`, `<event id>`   a business event of a change, written with it, until it is on the bus
 
 One overloaded global secondary index, `gsi1` (gsi1pk, gsi1sk, all attributes projected):
 - inbox entries: `T#<tenant>#U#<user>`, `<opened_at>#<approval id>#<step>` ("what waits for me")
@@ -14,7 +14,7 @@ One overloaded global secondary index, `gsi1` (gsi1pk, gsi1sk, all attributes pr
   (the reminder sweep reads each shard up to now);
 - settled stages whose token is not yet completed: `CALLBACK#<shard>`, `<settled at>#...`;
 - approvals whose execution is not confirmed started: `START#<shard>`, `<created at>#<tenant>#<id>`;
-- outbox items: `OUTBOX#<shard>`, `<at>#<uuid>`.
+- outbox items: `OUTBOX#<shard>`, `<at>#<event id>`.
 The first three are written in the same transaction as the stage they belong to, so they never drift;
 the sweep reads the shards of the last four (SweepFunction, every 5 minutes).
 
@@ -27,7 +27,6 @@ when its change does.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -48,6 +47,7 @@ from ..domain.audit import NewEvent, event_hash
 from ..domain.records import approval_from, step_from
 from ..domain.stage import waiting_for
 from ..settings import settings
+from ..unit_of_work.ports import Publication
 from ..unit_of_work.writes import StepWrite
 from . import aws
 from .store_items import (
@@ -108,8 +108,10 @@ class Store:
 
     # --- approvals -----------------------------------------------------------------
 
-    def create(self, approval: Approval, events: Sequence[NewEvent] = ()) -> None:
-        """Write a new approval (revision 1) with its first events; fails if the id exists."""
+    def create(self, approval: Approval, events: Sequence[NewEvent] = (),
+               outbox: Sequence[Publication] = ()) -> None:
+        """Write a new approval (revision 1) with its first events (and business events, in the
+        outbox); fails if the id exists."""
         approval.revision = 1
         event_items = self._event_puts(approval, events, approval.created_at)
         self._save_head(approval, event_items)  # the approval item carries the chain head
@@ -120,7 +122,8 @@ class Store:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact([put, *event_items], on_first=ApprovalExists(f"approval {approval.id} exists"))
+        outbox_items = [self._outbox_put(p, approval.created_at) for p in outbox]
+        self._transact([put, *event_items, *outbox_items], on_first=ApprovalExists(f"approval {approval.id} exists"))
 
     def load(self, tenant: str, approval_id: str) -> Approval:
         """The approval with all its stages. The approval item is read first: a stage changed after
@@ -150,6 +153,7 @@ class Store:
         status: ApprovalStatus | None = None,
         input: Mapping[str, Any] | None = None,
         completed: bool = False,
+        outbox: Sequence[Publication] = (),
     ) -> None:
         """Apply one change: approval revision +1 (conditional on `approval.revision`), stages (with
         their inbox entries), events, and optionally a new status, a new input, the completion mark.
@@ -186,7 +190,7 @@ class Store:
             names["#in"] = "input"
         if names:
             update["ExpressionAttributeNames"] = names
-        all_items = [{"Update": update}, *items, *event_items]
+        all_items = [{"Update": update}, *items, *event_items, *(self._outbox_put(p, at) for p in outbox)]
         self._transact(all_items, on_first=StaleRevision(f"approval {approval.id} changed since revision "
                                                          f"{approval.revision}"))
         approval.revision += 1
@@ -239,14 +243,18 @@ class Store:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
 
-    # --- outbox: events EventBridge refused, published again by the sweep ------------------
+    # --- outbox: the business events of a change, until they are on the bus (the sweep puts leftovers) ---
 
-    def put_outbox(self, detail_type: str, detail: Mapping[str, Any], at: str) -> None:
-        tenant = str(detail.get("tenant") or "-")
-        key = f"{at}#{uuid.uuid4().hex}"
-        item = {"pk": f"T#{tenant}#OUTBOX", "sk": key, "kind": "outbox", "detail_type": detail_type,
-                "detail": json.dumps(detail, default=str), "gsi1pk": sharded("OUTBOX", key), "gsi1sk": key}
-        self.client.put_item(TableName=self.table_name, Item=to_ddb(item))
+    def _outbox_put(self, publication: Publication, at: str) -> dict[str, Any]:
+        """The outbox item of a business event, written in its change's transaction."""
+        item = {"pk": f"T#{publication.tenant}#OUTBOX", "sk": publication.event_id, "kind": "outbox",
+                "detail_type": publication.detail_type, "detail": json.dumps(publication.detail, default=str),
+                "gsi1pk": sharded("OUTBOX", publication.event_id), "gsi1sk": f"{at}#{publication.event_id}"}
+        return {"Put": {"TableName": self.table_name, "Item": to_ddb(item)}}
+
+    def delete_published(self, publication: Publication) -> None:
+        self.client.delete_item(TableName=self.table_name,
+                                Key=to_ddb({"pk": f"T#{publication.tenant}#OUTBOX", "sk": publication.event_id}))
 
     def pending_outbox(self, until: str) -> list[dict[str, Any]]:
         """Events waiting to be published again, oldest first within each shard (every tenant)."""

@@ -7,8 +7,7 @@ gateway passes the same path, so one set of rules serves both. The handler is
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -22,9 +21,11 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain import DomainError
-from . import actions, approvals, flows, openapi
+from . import actions, approvals, body, flows, openapi
+from .body import MAX_BODY_BYTES
 from .errors import (
     ApiError,
+    NoSuchResource,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedBody,
@@ -41,23 +42,16 @@ if TYPE_CHECKING:
 
 _H = TypeVar("_H", bound=Callable[..., Any])
 
-MAX_BODY_BYTES = 256 * 1024
 PREFIX = "/v1"
 # The handler asks no identity of these. Deployed, only /v1/health bypasses the authorizer
 # (template.yaml): the OpenAPI document and its page need a token there; locally none.
 PUBLIC_PATHS = frozenset({f"{PREFIX}/health", "/openapi.json", "/docs"})
 
-__all__ = ["app", "logger", "metrics"]
+# No route has a control character in its path; powertools' route patterns end in `$`, which also
+# matches before a final newline (`/v1/approvals/a1\n` would be a1's route).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-
-def body_size(event: Any) -> int:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            return len(base64.b64decode(body, validate=False))
-        except (binascii.Error, ValueError):
-            return len(body)
-    return len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+__all__ = ["MAX_BODY_BYTES", "app", "logger", "metrics"]
 
 
 def is_public(request: APIGatewayProxyEvent) -> bool:
@@ -70,14 +64,16 @@ def is_public(request: APIGatewayProxyEvent) -> bool:
 
 def admit(request: APIGatewayProxyEvent) -> Caller | None:
     """The caller of a request the API will look at (None on a public path); else the ApiError that
-    turns it away: 401 for a stranger, 413 for a body over MAX_BODY_BYTES, 400 for a body that is
-    not JSON."""
+    turns it away: 401 for a stranger, 404 for a path with a control character, 413 for a body over
+    MAX_BODY_BYTES, 400 for a body that is not JSON, not UTF-8, or nested too deeply (body.py)."""
     caller = None
     if not is_public(request):
         caller = caller_from_event(request.raw_event)
         if caller is None:
             raise Unauthorized("a valid bearer token is required")
-    size = body_size(request.raw_event)
+    if _CONTROL.search(request.path or ""):
+        raise NoSuchResource("no such resource")
+    size = body.size(request.raw_event)
     if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
     # powertools would parse a form body as fields named after the whole JSON text (curl's
@@ -85,6 +81,8 @@ def admit(request: APIGatewayProxyEvent) -> Caller | None:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if size and content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedBody("send the body as JSON, with Content-Type: application/json")
+    if size:
+        body.check(request.raw_event)
     return caller
 
 
@@ -98,7 +96,7 @@ def stage_prefix(request: APIGatewayProxyEvent) -> str:
 
 class ApprovalsResolver(APIGatewayRestResolver):
     """APIGatewayRestResolver that turns away strangers (401), oversized bodies (413) and bodies
-    that are not JSON first, before it routes.
+    that are not JSON (or not UTF-8, or too deep: 400) first, before it routes.
 
     powertools (3.37) runs its request validation ahead of every middleware, those of `app.use`
     included, so a middleware would parse a stranger's body and could answer it with field
@@ -145,7 +143,7 @@ class ApprovalsResolver(APIGatewayRestResolver):
         return schema
 
 
-app = ApprovalsResolver(enable_validation=True)
+app = ApprovalsResolver(enable_validation=True, json_body_deserializer=body.parse)
 for module in (flows, approvals, actions):
     app.include_router(module.router, prefix=PREFIX)
 

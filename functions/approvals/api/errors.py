@@ -10,6 +10,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from ..domain import DomainError
 
+# The most `details` one answer lists (the rest are counted in its last one).
+MAX_DETAILS = 100
+
 
 class ApiError(Exception):
     """A refusal decided by the HTTP layer itself (the domain raises DomainError instead). Both
@@ -35,6 +38,23 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class InvalidBody(ApiError):
+    """A body that cannot be read as JSON at all (not UTF-8, nested too deep, a number too long):
+    400 `invalid_input` with one detail for the field `body`."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.details = ({"field": "body", "problem": problem},)
+
+
+class NoSuchResource(ApiError):
+    """A path no route can have (a control character in it): what powertools answers for a path it
+    does not know, before powertools' own matching (its `$` also matches before a final newline)."""
+
+    status = HTTPStatus.NOT_FOUND
+    code = "not_found"
+
+
 def error_response(
     status: int, code: str, message: str, details: Iterable[Mapping[str, Any]] = (),
     headers: Mapping[str, str] | None = None,
@@ -49,7 +69,7 @@ def refusal(error: ApiError | DomainError) -> Response[Any]:
     details, and a Retry-After header (whole seconds, at least one) when it says when to retry."""
     retry = error.retry_after
     headers = {"Retry-After": str(max(1, int(retry)))} if retry is not None else None
-    return error_response(error.status, error.code, str(error), error.details, headers=headers)
+    return error_response(error.status, error.code, str(error), capped(error.details), headers=headers)
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -63,8 +83,19 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def capped(details: Sequence[Mapping[str, str]], limit: int | None = None) -> list[dict[str, str]]:
+    """At most `limit` (MAX_DETAILS) details, the last saying how many more there were: a body of
+    256 KiB can hold some 100,000 wrong values, and Lambda answers at most 6 MB."""
+    limit = MAX_DETAILS if limit is None else limit
+    if len(details) <= limit:
+        return [dict(d) for d in details]
+    kept = [dict(d) for d in details[: limit - 1]]
+    return [*kept, {"field": "body", "problem": f"and {len(details) - len(kept)} more problems"}]
+
+
 def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """pydantic's errors as `{"field", "problem"}`; only its message, never the input echoed back."""
+    """pydantic's errors as `{"field", "problem"}`; only its message, never the input echoed back.
+    At most MAX_DETAILS of them (`capped`)."""
     details = []
     for error in errors:
         loc = tuple(error.get("loc") or ())
@@ -73,4 +104,4 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, st
             details.append({"field": "body", "problem": problem})
             continue
         details.append({"field": _field(loc), "problem": str(error.get("msg") or error.get("type") or "invalid")})
-    return details
+    return capped(details)

@@ -45,6 +45,6 @@ def caller_from_event(event: Mapping[str, Any]) -> Caller | None:
     tenant = claims.get("tenant") or claims.get("custom:tenant")
     if not isinstance(user, str) or not isinstance(tenant, str):
         return None
-    if not _NAME.match(user) or not _NAME.match(tenant):
+    if not _NAME.fullmatch(user) or not _NAME.fullmatch(tenant):  # not `match`: "ann\n" would pass
         return None
     return Caller(user=user, tenant=tenant)

@@ -1,4 +1,4 @@
-"""`python -m approvals.archive verify FILE|s3://bucket/key`."""
+"""`python -m approvals.archive verify FILE|s3://bucket/key` and `... public-key`."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def load_archived(tenant: str, approval_id: str, *, rt: Runtime | None = None) -
         raise NotFound(f"approval {approval_id} not found")
     document = decode(rt.archive.get(key))
     approval = approval_from(document["approval"])
-    if approval.tenant != tenant:  # keys start with the tenant; a mismatch is a corrupt pointer
+    if approval.tenant != tenant or approval.id != approval_id:  # keys start with the tenant: a corrupt pointer
         raise NotFound(f"approval {approval_id} not found")
     approval.steps = [step_from(s) for s in document.get("steps") or []]
     return approval, list(document["events"])

@@ -9,7 +9,7 @@ from ..commands.common import OPEN_ONLY, acting_on, check_users, directory_of, s
 from ..domain import Approval
 from ..domain import stage as stage_rules
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -32,8 +32,8 @@ def add_signers(
         updated = stage_rules.add_signers(stage, by, users, position, iso(now))
         data = {"step": step, "stage": stage.stage, "users": users, "position": position, "by": by}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)],
-                      events=[NewEvent("Signers Added", actor=user, acting_for=standing_in_for(user, by), data=data)])
+                      events=[NewEvent("Signers Added", actor=user, acting_for=standing_in_for(user, by), data=data)],
+                      publish=[business_event("Signers Added", approval, step, to=users, position=position, by=user)])
 
     approval, _ = mutate(rt, tenant, approval_id, change, revision=revision)
-    emit(rt, "Signers Added", detail(approval, step, to=users, position=position, by=user))
     return approval

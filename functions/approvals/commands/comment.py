@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from ..commands.common import directory_of, event_view
-from ..domain import Approval, InvalidInput, NotAllowed
+from ..domain import Approval, ApprovalFinished, InvalidInput, NotAllowed
 from ..domain.audit import NewEvent
 from ..domain.policy import check_visible
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..wiring import Runtime, default_runtime
 
@@ -19,7 +19,8 @@ MAX_COMMENT = 4000
 def comment(tenant: str, approval_id: str, user: str, text: str, *, rt: Runtime | None = None) -> dict[str, Any]:
     """A comment by the requester or anyone who is or was on a stage (or stands in for one now), as
     an audit event; returns that event as history shows it. NotFound (404) for whoever may not see
-    the approval, NotAllowed (403) for a viewer who takes no part (an admin), InvalidInput (400)."""
+    the approval, NotAllowed (403) for a viewer who takes no part (an admin), InvalidInput (400),
+    ApprovalFinished (409) once the approval has finished (its record is archived as it was)."""
     rt = rt or default_runtime()
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("a comment needs text", [{"field": "text", "problem": "must be non-empty text"}])
@@ -30,6 +31,8 @@ def comment(tenant: str, approval_id: str, user: str, text: str, *, rt: Runtime 
 
     def change(approval: Approval, now: datetime) -> Change:
         check_visible(approval, user, directory, now)
+        if approval.completed_at:  # its record is archived as it was: a comment now would be lost
+            raise ApprovalFinished(f"approval {approval_id} is finished: comments are closed")
         people = approval.participants_ever()
         acting_for = None
         if user != approval.requester and user not in people:
@@ -37,10 +40,9 @@ def comment(tenant: str, approval_id: str, user: str, text: str, *, rt: Runtime 
             if not sources:
                 raise NotAllowed(f"{user} takes no part in approval {approval_id}")
             acting_for = sources[0]
-        event = NewEvent("Comment Added", actor=user, acting_for=acting_for, data={"text": text})
-        written.update(type=event.type, actor=user, acting_for=acting_for, data=event.data, prev=approval.last_hash)
-        return Change(events=[event])
+        added = NewEvent("Comment Added", actor=user, acting_for=acting_for, data={"text": text})
+        written.update(type=added.type, actor=user, acting_for=acting_for, data=added.data, prev=approval.last_hash)
+        return Change(events=[added], publish=[business_event("Comment Added", approval, None, user=user)])
 
     approval, _ = mutate(rt, tenant, approval_id, change)
-    emit(rt, "Comment Added", detail(approval, None, user=user))
     return event_view(approval, written["prev"], written)

@@ -10,7 +10,7 @@ from ..commands.common import OPEN_ONLY, acting_on, directory_of, settled
 from ..domain import Approval, Decision, DecisionRecord, InvalidInput, Outcome
 from ..domain import stage as stage_rules
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
 from ..unit_of_work.writes import StepWrite
@@ -56,13 +56,14 @@ def decide(
                                                                        "outcome": outcome.value}))
         # The stage must still be open: the approval's revision already orders writers, this
         # makes "settled exactly once" hold even for a writer that skips the revision.
-        return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], events=events, result=(updated, outcome, record))
+        told = business_event("Decision Recorded", approval, step, user=user, acting_for=record.acting_for,
+                     decision=choice.value, settled=outcome.value)
+        return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], events=events, result=(updated, outcome, record),
+                      publish=[told])
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None  # change() never returns None
-    stage, outcome, record = planned.result
+    stage, outcome, _ = planned.result
     if outcome is not Outcome.OPEN:
         complete_token(rt, approval, stage)
-    emit(rt, "Decision Recorded", detail(approval, step, user=user, acting_for=record.acting_for,
-                                         decision=choice.value, settled=outcome.value))
     return approval

@@ -11,7 +11,7 @@ from ..domain import Approval, StepNotOpen
 from ..domain.audit import NewEvent
 from ..domain.policy import check_remind, check_requester_of_running, check_visible
 from ..domain.stage import waiting_for
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -35,10 +35,8 @@ def remind(tenant: str, approval_id: str, user: str, *, rt: Runtime | None = Non
         due = [replace(s, last_reminded_at=at) for s in check_remind(stages, now)]
         events = [NewEvent("Reminder Due", actor=user, data={"step": s.step, "stage": s.stage, "kind": "manual",
                                                              "to": waiting_for(s)}) for s in due]
-        return Change(steps=[StepWrite(s, expect=OPEN_ONLY) for s in due], events=events, result=due)
+        told = [business_event("Reminder Due", approval, s.step, stage=s.stage, to=waiting_for(s), kind="manual",
+                      requester=approval.requester) for s in due]
+        return Change(steps=[StepWrite(s, expect=OPEN_ONLY) for s in due], events=events, result=due, publish=told)
 
-    approval, planned = mutate(rt, tenant, approval_id, change)
-    assert planned is not None
-    for stage in planned.result:
-        emit(rt, "Reminder Due", detail(approval, stage.step, stage=stage.stage, to=waiting_for(stage),
-                                        kind="manual", requester=approval.requester))
+    mutate(rt, tenant, approval_id, change)

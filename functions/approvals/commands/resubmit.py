@@ -13,7 +13,7 @@ from ..commands.common import OPEN_ONLY, check_input, directory_of
 from ..domain import Approval, ApprovalStatus, Decision, DecisionRecord, Step, StepNotOpen, StepStatus
 from ..domain.audit import NewEvent
 from ..domain.policy import check_requester, check_visible
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
 from ..unit_of_work.writes import StepWrite
@@ -48,10 +48,10 @@ def resubmit(
                           outcome="resubmitted", decisions=[*stage.decisions, record])
         data = {"step": stage.step, "stage": stage.stage, "input": clean}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], input=clean, result=updated,
-                      events=[NewEvent("Resubmitted", actor=user, data=data)])
+                      events=[NewEvent("Resubmitted", actor=user, data=data)],
+                      publish=[business_event("Resubmitted", approval, stage.step, requester=user)])
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None
     complete_token(rt, approval, planned.result)
-    emit(rt, "Resubmitted", detail(approval, planned.result.step, requester=user))
     return approval

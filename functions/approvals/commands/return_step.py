@@ -10,7 +10,7 @@ from ..commands.common import OPEN_ONLY, acting_on, directory_of, standing_in_fo
 from ..domain import Approval, InvalidInput, StepStatus
 from ..domain import stage as stage_rules
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
 from ..unit_of_work.writes import StepWrite
@@ -40,10 +40,10 @@ def return_step(
                           outcome="returned")
         data = {"step": step, "stage": stage.stage, "to_step": to_step, "by": by}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], result=updated,
-                      events=[NewEvent("Step Returned", actor=user, acting_for=standing_in_for(user, by), data=data)])
+                      events=[NewEvent("Step Returned", actor=user, acting_for=standing_in_for(user, by), data=data)],
+                      publish=[business_event("Step Returned", approval, step, to_step=to_step, by=user)])
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None
     complete_token(rt, approval, planned.result)
-    emit(rt, "Step Returned", detail(approval, step, to_step=to_step, by=user))
     return approval

@@ -12,7 +12,7 @@ from ..commands.common import check_input, directory_of
 from ..domain import Approval
 from ..domain.audit import NewEvent
 from ..unit_of_work.execution import start_execution
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event, publish
 from ..wiring import Runtime, default_runtime
 
 
@@ -43,8 +43,9 @@ def start_approval(
     )
     started = NewEvent("Approval Started", actor=requester, data={"flow": flow, "flow_version": number,
                                                                   "input": clean})
-    rt.store.create(approval, [started])
-    emit(rt, "Approval Started", detail(approval, None, requester=requester))
+    told = [business_event("Approval Started", approval, None, requester=requester)]
+    rt.store.create(approval, [started], outbox=told)
+    publish(rt, told)
     # Written, so it will run: if this start fails (or this function dies now) the sweep starts it.
     # Failing the request instead would make the caller's retry a second approval.
     start_execution(rt, approval)

@@ -9,7 +9,7 @@ from ..commands.common import OPEN_ONLY, acting_on, check_users, directory_of, s
 from ..domain import Approval, InvalidInput
 from ..domain import stage as stage_rules
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -34,8 +34,8 @@ def transfer(
         data = {"step": step, "stage": stage.stage, "from": by, "to": to}
         return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)],
                       events=[NewEvent("Step Transferred", actor=user, acting_for=standing_in_for(user, by),
-                                       data=data)])
+                                       data=data)],
+                      publish=[business_event("Step Transferred", approval, step, to=[to], by=user)])
 
     approval, _ = mutate(rt, tenant, approval_id, change, revision=revision)
-    emit(rt, "Step Transferred", detail(approval, step, to=[to], by=user))
     return approval

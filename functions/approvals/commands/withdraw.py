@@ -12,7 +12,7 @@ from ..domain import Approval, ApprovalStatus, StepStatus
 from ..domain.audit import NewEvent
 from ..domain.policy import check_requester_of_running, check_visible
 from ..domain.stage import waiting_for
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
 from ..unit_of_work.writes import StepWrite
@@ -38,14 +38,14 @@ def withdraw(
                              signal=ApprovalError.WITHDRAWN.value, outcome="withdrawn") for s in approval.open_stages()]
         data = {"steps": [{"step": s.step, "stage": s.stage} for s in cancelled]}
         waited_on = list(dict.fromkeys(u for s in approval.open_stages() for u in waiting_for(s)))
+        told = business_event("Approval Withdrawn", approval, None, requester=user, to=waited_on,
+                     steps=[s.step for s in cancelled])
         return Change(steps=[StepWrite(s, expect=OPEN_ONLY) for s in cancelled], status=ApprovalStatus.WITHDRAWN,
-                      events=[NewEvent("Approval Withdrawn", actor=user, data=data)], result=(cancelled, waited_on))
+                      events=[NewEvent("Approval Withdrawn", actor=user, data=data)], result=cancelled,
+                      publish=[told])
 
     approval, planned = mutate(rt, tenant, approval_id, change, revision=revision)
     assert planned is not None
-    cancelled, waited_on = planned.result
-    for stage in cancelled:
+    for stage in planned.result:
         complete_token(rt, approval, stage)
-    emit(rt, "Approval Withdrawn", detail(approval, None, requester=user, to=waited_on,
-                                          steps=[s.step for s in cancelled]))
     return approval

@@ -36,7 +36,8 @@ class EventType(StrEnum):
 
 
 class EventDetail(BaseModel):
-    """What every business event carries; `step` is null for events about the whole approval."""
+    """What every business event carries; `step` is null for events about the whole approval, and
+    `event_id` names the event (EventBridge delivers at least once)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -45,6 +46,7 @@ class EventDetail(BaseModel):
     flow: str
     flow_version: int
     step: str | None = None
+    event_id: str = Field(description="the same on every delivery of this event: consumers drop repeats by it")
 
 
 class ApprovalStarted(EventDetail):

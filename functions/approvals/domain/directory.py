@@ -17,6 +17,10 @@ from .errors import InvalidInput, UnknownUser
 
 # User and tenant ids: what a verified identity may be (api/identity.py), and safe inside table
 # keys (`T#<tenant>#...`: a `#` could reach another key space).
+# Check an id with `fullmatch`, never `match`: Python's `$` also matches before a final newline, so
+# `NAME.match("ann\n")` would pass. The patterns keep `^...$` because their `.pattern` is also a
+# pydantic and OpenAPI `pattern` (Rust regex, ECMAScript), where `$` is the end of the text and
+# Python's `\Z` is no anchor at all.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 # Approval ids: the execution's name too (Step Functions allows 80 characters), and a URL segment.
 APPROVAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -63,7 +67,7 @@ def directory_problems(doc: Any) -> list[dict[str, str]]:
     unknown = sorted(set(doc) - {"tenant", "users", "departments", "delegations"})
     for key in unknown:
         bad(str(key), "unknown key")
-    if not isinstance(doc.get("tenant"), str) or not NAME.match(doc["tenant"]):
+    if not isinstance(doc.get("tenant"), str) or not NAME.fullmatch(doc["tenant"]):
         bad("tenant", "required: letters, digits and ._@+- only")
     users = _records(doc, "users", bad)
     ids = [u.get("id") for u in users]
@@ -71,7 +75,7 @@ def directory_problems(doc: Any) -> list[dict[str, str]]:
     for i, user in enumerate(users):
         where = f"users[{i}]"
         uid = user.get("id")
-        if not isinstance(uid, str) or not NAME.match(uid):
+        if not isinstance(uid, str) or not NAME.fullmatch(uid):
             bad(f"{where}.id", "required: letters, digits and ._@+- only")
         elif uid in seen:
             bad(f"{where}.id", f"duplicate user {uid!r}")

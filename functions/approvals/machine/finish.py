@@ -16,7 +16,7 @@ from ..contract.names import ACTION_FAILED_PREFIX
 from ..contract.tasks import FinishInput, FinishNotify, OutcomeNotify
 from ..domain import Approval, ApprovalStatus, Step, StepStatus
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -151,15 +151,14 @@ def finish(event: FinishInput, rt: Runtime | None = None) -> dict[str, Any]:
         events = [NewEvent("Action Failed", actor="system", data=body) for body in failures]
         data = {"outcome": outcome.value, "cc": list(cc), "error": state.get("error"), **said}
         events.append(NewEvent("Approval Completed", actor="system", data=data))
-        return Change(steps=writes, status=outcome, events=events, completed=True)
+        told = [business_event("Action Failed", approval, body["step"], requester=approval.requester,
+                               to=[approval.requester], **{k: v for k, v in body.items() if k != "step"})
+                for body in failures]
+        told.append(business_event("Approval Completed", approval, None, outcome=outcome.value, cc=list(cc),
+                                   requester=approval.requester, **said))
+        return Change(steps=writes, status=outcome, events=events, completed=True, publish=told)
 
-    approval, planned = mutate(rt, event.tenant, event.approval_id, change)
-    if planned is not None:
-        for body in failures:
-            emit(rt, "Action Failed", detail(approval, body["step"], **{k: v for k, v in body.items() if k != "step"},
-                                             requester=approval.requester, to=[approval.requester]))
-        emit(rt, "Approval Completed", detail(approval, None, outcome=outcome.value, cc=cc,
-                                              requester=approval.requester, **said))
+    approval, _ = mutate(rt, event.tenant, event.approval_id, change)
     # Also on a repeated invocation: an earlier one may have died between the outcome and the archive.
     key = archive_approval(approval.tenant, approval.id, rt=rt)
     return {"approval_id": approval.id, "outcome": approval.status.value, "archive_key": key}

@@ -10,7 +10,7 @@ from ..clock import iso
 from ..contract.tasks import NotifyInput
 from ..domain import Approval, Step, StepStatus
 from ..domain.audit import NewEvent
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -38,9 +38,9 @@ def notify(event: NotifyInput, rt: Runtime | None = None) -> dict[str, Any]:
             done = Step(step=step_id, stage=previous.stage + 1 if previous else 0, status=StepStatus.SUCCEEDED,
                         kind="notify", opened_at=iso(now), settled_at=iso(now), assignees=list(recipients))
             writes.append(StepWrite(done, may_create=True))
-        return Change(steps=writes, events=[NewEvent("Notified", actor="system", data=data)])
+        told = business_event("Notification Requested", approval, step_id, to=list(recipients), message=event.message,
+                              requester=approval.requester)
+        return Change(steps=writes, events=[NewEvent("Notified", actor="system", data=data)], publish=[told])
 
-    approval, _ = mutate(rt, event.tenant, event.approval_id, change)
-    emit(rt, "Notification Requested",
-         detail(approval, step_id, to=recipients, message=event.message, requester=approval.requester))
+    mutate(rt, event.tenant, event.approval_id, change)
     return {"step": step_id, "to": recipients}

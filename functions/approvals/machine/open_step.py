@@ -15,7 +15,7 @@ from ..contract.tasks import OpenStepInput
 from ..domain import Approval, ApprovalStatus, Directory, InvalidInput, Outcome, Step, StepStatus, parse_mode
 from ..domain.audit import NewEvent
 from ..domain.policy import delegates_at_open
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.tokens import complete_token
 from ..unit_of_work.writes import StepWrite
@@ -127,16 +127,16 @@ def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]
         if settled:
             events.append(NewEvent("Step Settled", actor="system",
                                    data={"step": step_id, "stage": stage.stage, "outcome": settled, "reason": reason}))
-        return Change(steps=writes, events=events, result=stage)
+        # Integrations mail the assignees on `Step Opened`: not for a stage that settled at once.
+        told = [business_event(new.type, approval, step_id, **{k: v for k, v in new.data.items() if k != "step"})
+                for new in events
+                if new.type == "Step Escalated" or (new.type == "Step Opened" and stage.status is StepStatus.OPEN)]
+        return Change(steps=writes, events=events, result=stage, publish=told)
 
     approval, planned = mutate(rt, tenant, approval_id, change)
     if planned is None:
         return {"step": step_id, "status": "open", "repeated": True}
     stage: Step = planned.result
-    for new in planned.events:
-        # Integrations mail the assignees on `Step Opened`: not for a stage that settled at once.
-        if new.type == "Step Escalated" or (new.type == "Step Opened" and stage.status is StepStatus.OPEN):
-            emit(rt, new.type, detail(approval, step_id, **{k: v for k, v in new.data.items() if k != "step"}))
     if stage.status is not StepStatus.OPEN:
         complete_token(rt, approval, stage)
     return {"step": step_id, "stage": stage.stage, "status": stage.status.value, "assignees": stage.assignees}

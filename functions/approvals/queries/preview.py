@@ -14,17 +14,18 @@ from .. import catalog
 from ..contract.preview import preview as preview_steps
 from ..domain import DomainError, NotFound
 from ..domain.validation import validate_input
-from ..wiring import default_runtime
+from ..wiring import Runtime, default_runtime
 
 
-def preview(tenant: str, flow: str, requester: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def preview(tenant: str, flow: str, requester: str, data: Mapping[str, Any], *,
+            rt: Runtime | None = None) -> list[dict[str, Any]]:
     """`[{"step", "runs", "approvers", "mode"}]` for the latest version of `flow`. Raises
     UnknownFlow (404) and InvalidInput with details (400) as starting would."""
     entry = catalog.get(flow)
     clean = validate_input(entry.input_schema, data)
     rows = preview_steps(entry.spec, clean, requester)
     try:
-        directory = default_runtime().store.get_directory(tenant)
+        directory = (rt or default_runtime()).store.get_directory(tenant)
     except NotFound:
         return rows
     for row in rows:

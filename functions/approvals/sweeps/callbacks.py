@@ -7,6 +7,7 @@ from typing import Any
 
 from ..clock import iso
 from ..domain import NotFound
+from ..unit_of_work.logs import approval_keys, log
 from ..unit_of_work.tokens import LEFTOVER_AFTER, finish_leftovers
 from ..wiring import Runtime, default_runtime
 
@@ -21,8 +22,14 @@ def sweep_callbacks(now: datetime | None = None, *, rt: Runtime | None = None) -
         tenant, approval_id = str(item["tenant"]), str(item["approval_id"])
         try:
             approval = rt.store.load(tenant, approval_id)
+            done = finish_leftovers(rt, approval)
         except NotFound:
             continue
-        if finish_leftovers(rt, approval):
+        except Exception:
+            # One token Step Functions keeps refusing must not stop the others (nor the sweeps after).
+            log.exception("leftover token of %s not completed; the next sweep tries again", approval_id,
+                          extra=approval_keys(tenant, approval_id))
+            continue
+        if done:
             finished.append({"tenant": tenant, "approval_id": approval_id})
     return finished

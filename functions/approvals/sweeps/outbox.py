@@ -1,19 +1,25 @@
-"""Events EventBridge refused before (SweepFunction): put them again."""
+"""Business events left in the outbox (SweepFunction): put them on the bus. A change writes its
+events to the outbox with itself and puts them right after; what is still there a minute later
+was refused by EventBridge, or its process died in between."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from ..clock import iso
 from ..wiring import Runtime, default_runtime
 
+# An event younger than this may still be being put by the change that wrote it.
+LEFT_AFTER = timedelta(minutes=1)
+
 
 def sweep_outbox(*, rt: Runtime | None = None) -> int:
-    """Publish the events EventBridge refused when they happened (runtime.emit), then drop them;
-    one refused again stays for the next sweep. Returns how many were published."""
+    """Put every event left in the outbox, then drop it; one refused again stays for the next
+    sweep. Returns how many were put."""
     rt = rt or default_runtime()
     published = 0
-    for item in rt.store.pending_outbox(iso(rt.now())):
+    for item in rt.store.pending_outbox(iso(rt.now() - LEFT_AFTER)):
         try:
             rt.events.put(str(item["detail_type"]), json.loads(str(item["detail"])))
         except Exception:

@@ -12,7 +12,7 @@ from ..domain import Approval, ApprovalStatus, NotFound, Step, StepStatus
 from ..domain.audit import NewEvent
 from ..domain.policy import reminders_passed
 from ..domain.stage import waiting_for
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime, default_runtime
@@ -43,8 +43,10 @@ def due_reminders(now: datetime | None = None, *, rt: Runtime | None = None) -> 
                 return None  # another sweep got here first
             updated = replace(stage, reminders_sent=passed)
             data = {"step": step, "stage": number, "kind": "scheduled", "number": passed, "to": waiting_for(stage)}
+            told = business_event("Reminder Due", approval, step, stage=number, to=waiting_for(stage), kind="scheduled",
+                         requester=approval.requester)
             return Change(steps=[StepWrite(updated, expect=OPEN_ONLY)], result=updated,
-                          events=[NewEvent("Reminder Due", actor="system", data=data)])
+                          events=[NewEvent("Reminder Due", actor="system", data=data)], publish=[told])
 
         try:
             approval, planned = mutate(rt, tenant, approval_id, change)
@@ -53,7 +55,5 @@ def due_reminders(now: datetime | None = None, *, rt: Runtime | None = None) -> 
         if planned is None:
             continue
         to = waiting_for(planned.result)
-        emit(rt, "Reminder Due", detail(approval, step, stage=number, to=to, kind="scheduled",
-                                        requester=approval.requester))
         sent.append({"tenant": tenant, "approval_id": approval_id, "step": step, "stage": number, "to": to})
     return sent

@@ -10,7 +10,7 @@ from ..clock import iso
 from ..domain import Approval, ApprovalStatus, NotFound
 from ..domain.audit import NewEvent
 from ..unit_of_work.execution import start_execution
-from ..unit_of_work.publish import detail, emit
+from ..unit_of_work.publish import business_event
 from ..unit_of_work.read_modify_write import Change, mutate
 from ..wiring import Runtime, default_runtime
 
@@ -42,25 +42,30 @@ def sweep_starts(now: datetime | None = None, *, rt: Runtime | None = None) -> l
         failed = not started and approval.status is ApprovalStatus.RUNNING and (
             approval.created_at <= iso(now - START_GIVE_UP))
         if failed:
-            _fail_unstarted(rt, approval)
+            _finish_unstarted(rt, approval, ApprovalStatus.FAILED, "its execution could not be started")
+        elif approval.status is ApprovalStatus.WITHDRAWN and not approval.completed_at:
+            # Withdrawn before its execution ever ran: no run will finish it, so this does.
+            _finish_unstarted(rt, approval, ApprovalStatus.WITHDRAWN, None)
         if started or failed or approval.status is not ApprovalStatus.RUNNING:
             rt.store.mark_started(tenant, approval_id)  # nothing more to start
         done.append({"tenant": tenant, "approval_id": approval_id, "started": started, "failed": failed})
     return done
 
 
-def _fail_unstarted(rt: Runtime, approval: Approval) -> None:
-    reason = "its execution could not be started"
+def _finish_unstarted(rt: Runtime, approval: Approval, outcome: ApprovalStatus, reason: str | None) -> None:
+    """What Finish does for a run, for an approval whose run never started: its outcome, the
+    requester told (of a failure), the archive."""
+    told_of = [approval.requester] if outcome is ApprovalStatus.FAILED else []
 
     def change(current: Approval, at: datetime) -> Change | None:
-        if current.status is not ApprovalStatus.RUNNING:
+        if current.completed_at or (outcome is ApprovalStatus.FAILED and current.status is not ApprovalStatus.RUNNING):
             return None
-        data = {"outcome": ApprovalStatus.FAILED.value, "cc": [current.requester], "error": reason}
-        return Change(status=ApprovalStatus.FAILED, completed=True,
+        data = {"outcome": outcome.value, "cc": told_of, "error": reason}
+        told = business_event("Approval Completed", current, None, outcome=outcome.value, cc=told_of,
+                              error=reason, requester=current.requester)
+        return Change(status=outcome, completed=True, publish=[told],
                       events=[NewEvent("Approval Completed", actor="system", data=data)])
 
-    failed, planned = mutate(rt, approval.tenant, approval.id, change)
+    finished, planned = mutate(rt, approval.tenant, approval.id, change)
     if planned is not None:
-        emit(rt, "Approval Completed", detail(failed, None, outcome=ApprovalStatus.FAILED.value,
-                                              cc=[failed.requester], error=reason, requester=failed.requester))
-        archive_approval(failed.tenant, failed.id, rt=rt)
+        archive_approval(finished.tenant, finished.id, rt=rt)

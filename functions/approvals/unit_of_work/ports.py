@@ -1,15 +1,35 @@
 """What the use cases need of the world, as interfaces: the approvals table, Step Functions, the
-event bus and the archive. The adapters (approvals.adapters, boto3) implement them for AWS;
-tests run the use cases on in-memory fakes of the same interfaces (tests/fakes.py)."""
+event bus, the archive and the key that signs it. The adapters (approvals.adapters, boto3)
+implement them for AWS; tests run the use cases on in-memory fakes of the same interfaces
+(tests/fakes.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..domain import Approval, ApprovalStatus, Directory
+from ..domain.archive_document import Signature
 from ..domain.audit import NewEvent
 from .writes import StepWrite
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A business event of a change: written to the outbox with the change, put on the bus after it.
+    `detail["event_id"]` names it on every delivery."""
+
+    detail_type: str
+    detail: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.detail["event_id"])
+
+    @property
+    def tenant(self) -> str:
+        return str(self.detail["tenant"])
 
 
 class ApprovalStore(Protocol):
@@ -20,7 +40,8 @@ class ApprovalStore(Protocol):
 
     def put_directory(self, tenant: str, doc: Mapping[str, Any]) -> None: ...
 
-    def create(self, approval: Approval, events: Sequence[NewEvent] = ()) -> None: ...
+    def create(self, approval: Approval, events: Sequence[NewEvent] = (),
+               outbox: Sequence[Publication] = ()) -> None: ...
 
     def load(self, tenant: str, approval_id: str) -> Approval: ...
 
@@ -28,8 +49,9 @@ class ApprovalStore(Protocol):
 
     def commit(self, approval: Approval, at: str, *, steps: Iterable[StepWrite] = (), events: Sequence[NewEvent] = (),
                status: ApprovalStatus | None = None, input: Mapping[str, Any] | None = None,
-               completed: bool = False) -> None:
-        """One change, conditional on `approval.revision` (StaleRevision when it moved on)."""
+               completed: bool = False, outbox: Sequence[Publication] = ()) -> None:
+        """One change, conditional on `approval.revision` (StaleRevision when it moved on), with its
+        business events in the outbox, in one transaction."""
         ...
 
     def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, value: str) -> None: ...
@@ -42,11 +64,13 @@ class ApprovalStore(Protocol):
 
     def mark_started(self, tenant: str, approval_id: str) -> None: ...
 
-    def put_outbox(self, detail_type: str, detail: Mapping[str, Any], at: str) -> None: ...
-
     def pending_outbox(self, until: str) -> list[dict[str, Any]]: ...
 
     def delete_outbox(self, item: Mapping[str, Any]) -> None: ...
+
+    def delete_published(self, publication: Publication) -> None:
+        """Drop the outbox item of an event just put on the bus."""
+        ...
 
     def pending_callbacks(self, until: str) -> list[dict[str, Any]]: ...
 
@@ -88,3 +112,12 @@ class Archive(Protocol):
     def put(self, key: str, blob: bytes) -> None: ...
 
     def get(self, key: str) -> bytes: ...
+
+
+class Signer(Protocol):
+    """The archive's signing key (adapters/signer.py: an asymmetric KMS key the functions may only
+    sign with): signs a SHA-256 digest, never sees the document."""
+
+    def sign(self, digest: bytes) -> Signature:
+        """The signature of the 32-byte `digest`, with the key id and algorithm that made it."""
+        ...

@@ -1,5 +1,6 @@
 """Every change to an approval: load it, compute the change, write it conditional on the revision
-read (one transaction: the approval, its stages, its events); on a lost race, read again."""
+read (one transaction: the approval, its stages, its audit events and its business events in the
+outbox); on a lost race, read again. Once written, its business events are put on the bus."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ..domain.audit import NewEvent
 from ..unit_of_work.tokens import finish_leftovers
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime
+from .ports import Publication
+from .publish import publish
 
 # Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;
 # a handful of re-reads settles them, after which the caller gets a clear conflict.
@@ -30,6 +33,7 @@ class Change:
     result: Any = None
     input: Mapping[str, Any] | None = None  # a new input (resubmission)
     completed: bool = False  # Finish: the run is over
+    publish: Sequence[Publication] = ()  # business events (unit_of_work.publish.event)
 
 
 def mutate(
@@ -53,10 +57,11 @@ def mutate(
             return approval, None
         try:
             rt.store.commit(approval, iso(at), steps=planned.steps, events=planned.events, status=planned.status,
-                            input=planned.input, completed=planned.completed)
+                            input=planned.input, completed=planned.completed, outbox=planned.publish)
         except StaleRevision:
             if revision is not None:
                 raise
             continue
+        publish(rt, planned.publish)
         return approval, planned
     raise StaleRevision(f"approval {approval_id} kept changing; try again")

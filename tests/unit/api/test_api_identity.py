@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from approvals.api.identity import Caller, caller_from_event
+from approvals.domain.directory import APPROVAL_ID, NAME, directory_problems
 
 
 def event(authorizer: Any) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def test_tenant_claim_wins_over_custom_tenant() -> None:
     {"claims": {"sub": "ann", "tenant": "acme#A#x"}},  # would reach into another key space
     {"claims": {"sub": "ann bob", "tenant": "acme"}},
     {"claims": {"sub": "a" * 200, "tenant": "acme"}},
+    {"claims": {"sub": "ann\n", "tenant": "acme"}},  # `$` matches before a final newline: fullmatch
+    {"claims": {"sub": "ann", "tenant": "acme\n"}},
+    {"claims": {"sub": "ann", "custom:tenant": "acme\n"}},
+    {"sub": "ann\n", "tenant": "acme"},
     "not a mapping",
 ])
 def test_no_usable_identity(authorizer: Any) -> None:
@@ -62,3 +67,15 @@ def test_the_user_claim_may_be_cognitos_user_name(monkeypatch: pytest.MonkeyPatc
     assert caller_from_event(event({"claims": {"sub": "ann", "custom:tenant": "acme"}})) is None
     monkeypatch.setenv("USER_CLAIM", "email")  # not one the template allows: the contract's `sub`
     assert caller_from_event(event(claims)) == Caller(user="5f1c2a9e-0b7d-4c1e-9a53-3a1f2b6c7d8e", tenant="acme")
+
+
+@pytest.mark.parametrize("pattern", [NAME, APPROVAL_ID])
+def test_id_patterns_refuse_a_trailing_newline_with_fullmatch(pattern: Any) -> None:
+    assert pattern.fullmatch("ann") and not pattern.fullmatch("ann\n")
+    # the pattern text stays `^...$`: pydantic (Rust regex) and OpenAPI read `$` as the end of the text
+    assert pattern.pattern.startswith("^") and pattern.pattern.endswith("$")
+
+
+def test_a_directory_id_with_a_trailing_newline_is_a_problem() -> None:
+    found = directory_problems({"tenant": "acme\n", "users": [{"id": "ann\n"}, {"id": "bob"}]})
+    assert {p["field"] for p in found} == {"tenant", "users[0].id"}

@@ -11,7 +11,8 @@ import pytest
 from approvals.contract.events import EVENT_MODELS, EventType, checked_detail, main, schema_file, schemas
 from tests.conftest import ROOT
 
-BASE = {"tenant": "acme", "approval_id": "a1", "flow": "leave-request", "flow_version": 1, "step": "manager"}
+BASE = {"tenant": "acme", "approval_id": "a1", "flow": "leave-request", "flow_version": 1, "step": "manager",
+        "event_id": "e1"}
 
 
 def test_docs_events_holds_the_schema_of_every_event_and_is_current() -> None:
@@ -37,7 +38,8 @@ def test_a_detail_that_fits_is_published_as_given() -> None:
     body = {**BASE, "user": "bob", "acting_for": None, "decision": "approve", "settled": "open"}
     assert checked_detail("Decision Recorded", body) == body
     schema = json.loads(schemas()[schema_file(EventType.DECISION_RECORDED)])
-    assert set(schema["required"]) == {"tenant", "approval_id", "flow", "flow_version", "user", "decision", "settled"}
+    assert set(schema["required"]) == {"tenant", "approval_id", "flow", "flow_version", "event_id", "user", "decision",
+                                       "settled"}
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ def finished(monkeypatch: pytest.MonkeyPatch) -> Finished:
         planned = change(approval, datetime(2026, 12, 1, tzinfo=UTC))
         assert planned is not None
         seen.recorded += [(e.type, dict(e.data)) for e in planned.events]
+        seen.put += [(p.detail_type, dict(p.detail)) for p in planned.publish]  # written with the change
         return approval, planned
 
     def recipients(rt: Runtime, approval: Approval, specs: list[dict[str, Any]]) -> list[str]:
@@ -48,7 +49,6 @@ def finished(monkeypatch: pytest.MonkeyPatch) -> Finished:
 
     monkeypatch.setattr(finish_machine, "mutate", mutate)
     monkeypatch.setattr(finish_machine, "resolve_recipients", recipients)
-    monkeypatch.setattr(finish_machine, "emit", lambda rt, kind, body: seen.put.append((kind, dict(body))))
     monkeypatch.setattr(finish_machine, "archive_approval", lambda *args, **kwargs: "key")
     return seen
 

@@ -17,7 +17,7 @@ from approvals.handlers import finish
 from approvals.handlers._telemetry import logger
 from approvals.machine import finish as finish_machine
 from approvals.unit_of_work.ports import TokenGone
-from approvals.unit_of_work.publish import detail, emit
+from approvals.unit_of_work.publish import business_event, publish
 from approvals.unit_of_work.tokens import complete_token
 from approvals.wiring import Runtime
 from local.lambda_seam import LambdaContext
@@ -44,13 +44,13 @@ class RefusingBus:
 class Table:
     def __init__(self) -> None:
         self.marks: list[tuple[str, str, str, int, str]] = []
-        self.outbox: list[str] = []
+        self.published: list[str] = []
 
     def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, mark: str) -> None:
         self.marks.append((tenant, approval_id, step, stage, mark))
 
-    def put_outbox(self, detail_type: str, body: Any, at: str) -> None:
-        self.outbox.append(detail_type)
+    def delete_published(self, publication: Any) -> None:
+        self.published.append(publication.detail_type)
 
 
 @pytest.fixture
@@ -81,13 +81,14 @@ def test_runtime_lines_during_a_handler_call_carry_its_keys(monkeypatch: pytest.
 
     def finish_with_trouble(event: dict[str, Any]) -> dict[str, Any]:
         complete_token(rt, approval, stage)  # the Task timed out meanwhile: a warning
-        emit(rt, "Approval Completed", detail(approval, outcome="approved", cc=[], requester="ann"))  # parked: an error
+        told = business_event("Approval Completed", approval, outcome="approved", cc=[], requester="ann")
+        publish(rt, [told])  # refused: an error, and it stays in the outbox
         return {"outcome": "approved"}
 
     monkeypatch.setattr(finish_machine, "finish", finish_with_trouble)
     context = LambdaContext("FinishFunction", 128, "arn:aws:lambda:us-east-1:123456789012:function:f", 10.0)
     finish.handler(dict(EVENT), context)
-    assert table.marks == [("acme", "a1", "manager", 0, "gone")] and table.outbox == ["Approval Completed"]
+    assert table.marks == [("acme", "a1", "manager", 0, "gone")] and table.published == []
 
     logged = lines(log_stream)
     gone = next(line for line in logged if line["message"] == "token of a1/manager stage 0 is gone")

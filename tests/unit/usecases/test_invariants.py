@@ -1,0 +1,106 @@
+"""Invariants the fakes first showed broken (each was a product bug): nothing accepted is lost, one
+failing token stops nothing else, every approval ends settled, every use case runs on the ports."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from approvals.commands.comment import comment
+from approvals.commands.decide import decide
+from approvals.commands.start import start_approval
+from approvals.commands.withdraw import withdraw
+from approvals.domain import ApprovalFinished
+from approvals.domain.archive_document import decode
+from approvals.queries.preview import preview
+from approvals.sweeps.callbacks import sweep_callbacks
+from approvals.sweeps.outbox import sweep_outbox
+from approvals.sweeps.starts import START_GIVE_UP, sweep_starts
+from tests.fakes import MemoryRuntime
+
+from .machine import TENANT, begin
+
+LEAVE = {"days": 1, "start_date": "2026-12-10"}
+
+
+def test_an_accepted_comment_is_never_lost(rt: MemoryRuntime) -> None:
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    token = run.open("Manager approval")
+    decide(TENANT, run.id, "manager", "bob", "reject", rt=rt)
+    run.resume("Manager approval", token)
+    key = run.finish("rejected")["archive_key"]
+    # Its record is archived as it was: a comment now is refused (409), so nothing accepted is lost.
+    with pytest.raises(ApprovalFinished):
+        comment(TENANT, run.id, "ann", "Why?", rt=rt)
+    assert "Comment Added" not in [e["type"] for e in decode(rt.archive.blobs[key])["events"]]
+    assert "Comment Added" not in [e["type"] for e in rt.store.history(TENANT, run.id)]
+
+
+def test_a_committed_decision_is_published_even_if_the_token_completion_failed(rt: MemoryRuntime) -> None:
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    token = run.open("Manager approval")
+    rt.sfn.unavailable = True
+    with pytest.raises(RuntimeError):
+        decide(TENANT, run.id, "manager", "bob", "approve", rt=rt)
+    rt.sfn.unavailable = False
+    rt.clock.advance(minutes=5)
+    sweep_callbacks(rt=rt)
+    sweep_outbox(rt=rt)
+    assert [c.token for c in rt.sfn.completions] == [token]
+    assert "Decision Recorded" in rt.events.types
+
+
+def test_one_failing_leftover_does_not_stop_the_others(rt: MemoryRuntime) -> None:
+    runs = [begin(rt, "leave-request", who, LEAVE) for who in ("ann", "dave")]
+    tokens = {run.id: run.open("Manager approval") for run in runs}
+    rt.sfn.unavailable = True
+    for run in runs:
+        with pytest.raises(RuntimeError):
+            decide(TENANT, run.id, "manager", "bob", "approve", rt=rt)
+    rt.sfn.unavailable = False
+    first, second = (str(i["approval_id"]) for i in rt.store.pending_callbacks("2100"))
+    rt.sfn.failing[tokens[first]] = RuntimeError("InvalidOutput")
+    rt.clock.advance(minutes=5)
+    try:
+        sweep_callbacks(rt=rt)
+    except RuntimeError:
+        pass
+    assert [c.token for c in rt.sfn.completions] == [tokens[second]]
+
+
+def test_an_approval_withdrawn_before_it_started_is_still_finished(rt: MemoryRuntime) -> None:
+    rt.sfn.refuse_starts = True
+    approval_id = start_approval(TENANT, "leave-request", None, "ann", LEAVE, rt=rt)
+    withdraw(TENANT, approval_id, "ann", rt=rt)
+    rt.sfn.refuse_starts = False
+    for _ in range(3):
+        rt.clock.advance(START_GIVE_UP + timedelta(minutes=1))
+        sweep_starts(rt=rt)
+    assert rt.store.load(TENANT, approval_id).completed_at
+    assert [e["outcome"] for e in rt.events.of("Approval Completed")] == ["withdrawn"]
+
+
+def test_preview_runs_on_the_runtime_it_is_given(rt: MemoryRuntime) -> None:
+    rows = preview(TENANT, "leave-request", "ann", {"days": 5, "start_date": "2026-12-10"}, rt=rt)
+    assert [r["approvers"] for r in rows if r["step"] == "manager"] == [["bob"]]
+
+
+def test_an_event_is_written_with_its_change_and_published_once_it_can_be(rt: MemoryRuntime) -> None:
+    """The outbox: a change's business events are in its transaction; a refused (or never attempted,
+    the process having died) put leaves them there, and the sweep puts them with the same id."""
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    run.open("Manager approval")
+    rt.events.refusing = True
+    decide(TENANT, run.id, "manager", "bob", "approve", rt=rt)
+    assert "Decision Recorded" not in rt.events.types
+    (left,) = [i for i in rt.store.pending_outbox("2100") if i["detail_type"] == "Decision Recorded"]
+    rt.events.refusing = False
+    assert sweep_outbox(rt=rt) == 0  # younger than a minute: its own change may still be putting it
+    rt.clock.advance(minutes=2)
+    assert sweep_outbox(rt=rt) >= 1 and rt.store.pending_outbox("2100") == []
+    (published,) = [d for t, d in rt.events.events if t == "Decision Recorded"]
+    assert published["event_id"] == json.loads(left["detail"])["event_id"]
+    assert len(set(rt.events.ids)) == len(rt.events.ids)  # every event its own id
+
