@@ -35,11 +35,23 @@ def install() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def _allows(allowed: list[Any], value: Any) -> bool:
+    """One value against a pattern's list: equal to an entry, or starting with a `{"prefix": ...}` one."""
+    for entry in allowed:
+        if isinstance(entry, Mapping):
+            if "prefix" in entry and isinstance(value, str) and value.startswith(str(entry["prefix"])):
+                return True
+        elif entry == value:
+            return True
+    return False
+
+
 def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-    """Equality patterns only (`{"detail-type": [...], "source": [...]}`), which is all the template uses."""
+    """Equality and prefix patterns (`{"source": [...], "detail": {"arn": [{"prefix": ...}]}}`), which
+    is all the template uses."""
     for key, allowed in pattern.items():
         if isinstance(allowed, list):
-            if event.get(key) not in allowed:
+            if not _allows(allowed, event.get(key)):
                 return False
         elif isinstance(allowed, Mapping):
             inner = event.get(key)

@@ -50,6 +50,12 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog (5) resets connections under 20 simultaneous requests.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Gateway:
     def __init__(
         self,
@@ -83,8 +89,7 @@ class Gateway:
         class Handler(_RequestHandler):
             owner = gateway
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self._port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
         return self

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import eventbridge, lambda_seam, moto_fixes
+from . import eventbridge, execution_events, lambda_seam, moto_fixes
 from .deploy import ROOT, Deployment, deploy
 from .deployed import DeployedStack
 
@@ -47,11 +47,83 @@ from approvals.adapters import aws as aws_clients  # noqa: E402
 from approvals.adapters.archive_store import ArchiveStore  # noqa: E402
 from approvals.adapters.events import Events  # noqa: E402
 from approvals.adapters.sfn import StepFunctions  # noqa: E402
+from approvals.adapters.signer import KmsSigner  # noqa: E402
 from approvals.adapters.store import Store  # noqa: E402
 from approvals.commands.decide import decide  # noqa: E402
 from approvals.commands.start import start_approval  # noqa: E402
 from approvals.domain import Approval, Step, StepStatus  # noqa: E402
 from approvals.wiring import Runtime  # noqa: E402
+
+
+class KmsDigestFix:
+    """KMS Sign and Verify with MessageType DIGEST take the message as the digest itself; moto
+    ignores MessageType and hashes it again, so a signature made in moto would not verify with the
+    key's public key (`verify --public-key`), as one made by KMS does. While installed, moto signs
+    and verifies a DIGEST message of an ECC key pre-hashed, as KMS does. moto is pinned; this
+    belongs with local/moto_fixes.py."""
+
+    _active = threading.local()
+    _originals: dict[str, Any] = {}
+
+    @classmethod
+    def install(cls) -> None:
+        """Idempotent."""
+        if cls._originals:
+            return
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+        from moto.kms.responses import KmsResponse
+        from moto.kms.utils import ECDSAPrivateKey, validate_signing_algorithm
+
+        cls._originals = {"response.sign": KmsResponse.sign, "response.verify": KmsResponse.verify,
+                          "key.sign": ECDSAPrivateKey.sign, "key.verify": ECDSAPrivateKey.verify}
+        originals = cls._originals
+
+        def in_digest_mode(name: str) -> Any:
+            def call(self: Any) -> Any:
+                cls._active.digest = self._get_param("MessageType") == "DIGEST"
+                try:
+                    return originals[name](self)
+                finally:
+                    cls._active.digest = False
+            return call
+
+        def algorithm(key: Any, signing_algorithm: str) -> Any:
+            validate_signing_algorithm(signing_algorithm, key.valid_signing_algorithms)  # as moto's own
+            return ec.ECDSA(Prehashed(key._ECDSAPrivateKey__hash_algorithm(signing_algorithm)))  # moto's, private
+
+        def sign(self: Any, message: bytes, signing_algorithm: str) -> bytes:
+            if not getattr(cls._active, "digest", False):
+                return bytes(originals["key.sign"](self, message, signing_algorithm))
+            return bytes(self.private_key.sign(message, algorithm(self, signing_algorithm)))
+
+        def verify(self: Any, message: bytes, signature: bytes, signing_algorithm: str) -> bool:
+            if not getattr(cls._active, "digest", False):
+                return bool(originals["key.verify"](self, message, signature, signing_algorithm))
+            try:
+                self.private_key.public_key().verify(signature, message, algorithm(self, signing_algorithm))
+            except InvalidSignature:
+                return False
+            return True
+
+        KmsResponse.sign = in_digest_mode("response.sign")  # type: ignore[method-assign]
+        KmsResponse.verify = in_digest_mode("response.verify")  # type: ignore[method-assign]
+        ECDSAPrivateKey.sign = sign  # type: ignore[method-assign]
+        ECDSAPrivateKey.verify = verify  # type: ignore[method-assign]
+
+    @classmethod
+    def uninstall(cls) -> None:
+        if not cls._originals:
+            return
+        from moto.kms.responses import KmsResponse
+        from moto.kms.utils import ECDSAPrivateKey
+
+        KmsResponse.sign = cls._originals["response.sign"]  # type: ignore[method-assign]
+        KmsResponse.verify = cls._originals["response.verify"]  # type: ignore[method-assign]
+        ECDSAPrivateKey.sign = cls._originals["key.sign"]  # type: ignore[method-assign]
+        ECDSAPrivateKey.verify = cls._originals["key.verify"]  # type: ignore[method-assign]
+        cls._originals = {}
 
 
 def _free_port() -> int:
@@ -149,18 +221,24 @@ class MotoStack(DeployedStack):
             self._mock.start()
         lambda_seam.install(extra_env)
         moto_fixes.install()
+        KmsDigestFix.install()
         eventbridge.install()
+        execution_events.install(self.client)
         aws_clients.clear()
         self.deployment = deploy(
             self.client, root=self.root, time_scale=self.time_scale, parameters=self.parameters,
             statemachines_dir=self.statemachines_dir,
         )
         self._store = Store(self.deployment.table_name, client=self.client("dynamodb"))
+        # The functions that archive get the key from their environment (template.yaml); a
+        # Runtime a test builds itself finds it in the process's, as `verify` does.
+        self._set_env({"ARCHIVE_SIGNING_KEY": self.signing_key_arn})
         self.runtime = Runtime(
             store=self._store,
             sfn=StepFunctions(client=self.client("stepfunctions"), arn_prefix=self._arn_prefix()),
             events=Events(self.deployment.bus_name, client=self.client("events")),
             archive=ArchiveStore(self.deployment.archive_bucket, client=self.client("s3")),
+            signer=KmsSigner(self.signing_key_arn, client=self.client("kms")),
         )
         self._capture_events()
 
@@ -183,6 +261,7 @@ class MotoStack(DeployedStack):
         self._seen_events = []
 
     def stop(self) -> None:
+        execution_events.uninstall(self.client)  # the executions stopped below are the stack's end, not a run's
         if self.deployment is not None:
             self._stop_running_executions()
         if self._mock is not None:
@@ -196,6 +275,7 @@ class MotoStack(DeployedStack):
             default_user_config["stepfunctions"] = self._saved_sfn_config  # type: ignore[typeddict-item]
         lambda_seam.uninstall()
         moto_fixes.uninstall()
+        KmsDigestFix.uninstall()
         aws_clients.clear()
         self._clients.clear()
         for key, value in self._saved_env.items():
@@ -236,6 +316,13 @@ class MotoStack(DeployedStack):
         if self._store is None:
             raise RuntimeError("the local stack is not started")
         return self._store
+
+    @property
+    def signing_key_arn(self) -> str:
+        """The stack's archive signing key (its output ArchiveSigningKeyArn)."""
+        if self.deployment is None:
+            raise RuntimeError("the local stack is not started")
+        return self.deployment.outputs["ArchiveSigningKeyArn"]
 
     @property
     def rt(self) -> Runtime:

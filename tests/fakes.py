@@ -554,6 +554,8 @@ class MemoryRuntime(Runtime):
 
     def __post_init__(self) -> None:
         self.now = self.clock
+        self.slept: list[float] = []
+        self.sleep = self.slept.append  # the waits between contended attempts, not waited
 
 
 def memory_runtime(now: datetime | str = DEFAULT_NOW) -> MemoryRuntime:

@@ -4,6 +4,7 @@ short; tests and the local stack hand in their own."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,7 @@ class Runtime:
     archive: Archive = field(default_factory=_archive)
     signer: Signer = field(default_factory=_signer)  # signs what `archive` keeps (archive/write.py)
     now: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep  # the wait between contended attempts
 
 
 _default: Runtime | None = None

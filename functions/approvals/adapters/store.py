@@ -47,7 +47,7 @@ from ..domain.audit import NewEvent, event_hash
 from ..domain.records import approval_from, step_from
 from ..domain.stage import waiting_for
 from ..settings import settings
-from ..unit_of_work.ports import Publication
+from ..unit_of_work.ports import Publication, WriteContended
 from ..unit_of_work.writes import StepWrite
 from . import aws
 from .store_items import (
@@ -68,6 +68,11 @@ from .store_items import (
 __all__ = ["INDEX", "Store"]
 
 INDEX = "gsi1"
+# Why DynamoDB cancels a transaction, or refuses a call, when trying again may succeed.
+_CONTENDED = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                        "RequestLimitExceeded"})
+_CONTENDED_ERRORS = frozenset({"TransactionConflictException", "ThrottlingException",
+                               "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 # The pointer to a finished approval's archive: it has no TTL, so reads of an expired approval find it.
 ARCHIVE_POINTER_SK = "ARCHIVE"
 
@@ -372,12 +377,17 @@ class Store:
         try:
             self.client.transact_write_items(TransactItems=clean)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            code = error.response.get("Error", {}).get("Code")
+            if code in _CONTENDED_ERRORS:
+                raise WriteContended(f"the write was contended ({code})") from error
+            if code != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
             codes = [r.get("Code") for r in reasons]
             if not codes or codes[0] == "ConditionalCheckFailed":
                 raise on_first from error
+            if set(codes) & _CONTENDED:
+                raise WriteContended(f"the write was contended ({codes})") from error
             raise Conflict(f"a stage changed meanwhile ({codes})") from error
 
     def _event_puts(self, approval: Approval, events: Sequence[NewEvent], at: str) -> list[dict[str, Any]]:

@@ -86,6 +86,11 @@ class ApprovalStore(Protocol):
     def archive_pointer(self, tenant: str, approval_id: str) -> str | None: ...
 
 
+class WriteContended(Exception):
+    """The store refused a write for contention, not for its condition: another transaction held an
+    item it touches, or the table throttled it. Trying the same change again may succeed."""
+
+
 class TokenGone(Exception):
     """The task token is no longer waiting; the machine already moved on."""
 

@@ -4,6 +4,7 @@ outbox); on a lost race, read again. Once written, its business events are put o
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +16,20 @@ from ..domain.audit import NewEvent
 from ..unit_of_work.tokens import finish_leftovers
 from ..unit_of_work.writes import StepWrite
 from ..wiring import Runtime
-from .ports import Publication
+from .ports import Publication, WriteContended
 from .publish import publish
 
-# Concurrent writers to one approval (two approvers, two Parallel branches) are rare and brief;
-# a handful of re-reads settles them, after which the caller gets a clear conflict.
-MAX_ATTEMPTS = 8
+# Concurrent writers to one approval (approvers of one step deciding in the same second, Parallel
+# branches) take turns: each lost race waits a random while, growing (full jitter), so that they do
+# not collide again in step; after MAX_ATTEMPTS the caller gets a clear conflict (409).
+MAX_ATTEMPTS = 16
+BACKOFF_BASE = 0.01  # seconds
+BACKOFF_CAP = 0.4
+
+
+def backoff(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """How long to wait before attempt `attempt + 1` (full jitter, capped)."""
+    return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
 
 
 @dataclass
@@ -61,6 +70,10 @@ def mutate(
         except StaleRevision:
             if revision is not None:
                 raise
+            rt.sleep(backoff(attempt))
+            continue
+        except WriteContended:
+            rt.sleep(backoff(attempt))  # nothing was written: the same change, read afresh, may pass
             continue
         publish(rt, planned.publish)
         return approval, planned

@@ -197,3 +197,23 @@ def test_http_servers_own_refusals_are_in_the_shape(request_line: bytes, served:
     status, body = raw_request(served, request_line)
     assert 400 <= status < 600 and set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == ("internal" if status >= 500 else "invalid_input")
+
+
+def test_a_hundred_simultaneous_connections_are_all_answered(served: Gateway) -> None:
+    """The listen backlog takes them (socketserver's default of 5 reset connections under 20 once the
+    process was busy running handlers)."""
+    assert served._server is not None and served._server.request_queue_size >= 100
+    sockets = [socket.create_connection(("127.0.0.1", served.port), timeout=10) for _ in range(100)]
+    try:
+        for sock in sockets:  # every connection open before any request is sent
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+        answers = []
+        for sock in sockets:
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            answers.append(data.split(b"\r\n", 1)[0])
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert answers == [b"HTTP/1.0 200 OK"] * 100 or set(answers) == {b"HTTP/1.1 200 OK"}

@@ -27,6 +27,7 @@ RUNTIME = {
     "ApiFunction": "approvals.handlers.api.handler",
     "StartFunction": "approvals.handlers.start.handler",
     "SweepFunction": "approvals.handlers.sweep.handler",
+    "ExecutionEndedFunction": "approvals.handlers.execution_ended.handler",
 }
 SAMPLES = ["CreatePurchaseOrder", "CancelPurchaseOrder", "NotifyVendor", "IssuePayout", "GrantAccess",
            "RevokeAccess", "SignContract", "VoidContract"]

@@ -98,6 +98,7 @@ def test_archive_objects_are_written_and_read_and_nothing_else() -> None:
     put = {("s3:PutObject", json.dumps(ARCHIVE_OBJECTS))}
     assert s3.pop("FinishFunctionRole") == put
     assert s3.pop("SweepFunctionRole") == put
+    assert s3.pop("ExecutionEndedFunctionRole") == put
     assert s3.pop("ApiFunctionRole") == {("s3:GetObject", json.dumps(ARCHIVE_OBJECTS))}
     assert s3 == {}
 
@@ -129,10 +130,11 @@ def test_only_the_archiving_functions_may_sign_and_only_sign() -> None:
     sign = {("kms:Sign", json.dumps(SIGNING_KEY))}
     assert kms.pop("FinishFunctionRole") == sign
     assert kms.pop("SweepFunctionRole") == sign
+    assert kms.pop("ExecutionEndedFunctionRole") == sign
     assert kms == {}
     for lid, resource in _of_type("AWS::Lambda::Function").items():
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-        expected = SIGNING_KEY if lid in ("FinishFunction", "SweepFunction") else None
+        expected = SIGNING_KEY if lid in ("FinishFunction", "SweepFunction", "ExecutionEndedFunction") else None
         assert variables.get("ARCHIVE_SIGNING_KEY") == expected, lid
 
 
@@ -146,7 +148,8 @@ def test_the_key_policy_lets_nobody_else_sign_or_grant() -> None:
             assert "*" not in action, f"{statement['Sid']}: {action}"
             by_action.setdefault(action, []).append(statement["Principal"])
     assert by_action.pop("kms:Sign") == [{"AWS": [{"Fn::GetAtt": ["FinishFunctionRole", "Arn"]},
-                                                  {"Fn::GetAtt": ["SweepFunctionRole", "Arn"]}]}]
+                                                  {"Fn::GetAtt": ["SweepFunctionRole", "Arn"]},
+                                                  {"Fn::GetAtt": ["ExecutionEndedFunctionRole", "Arn"]}]}]
     assert by_action["kms:Verify"] == by_action["kms:GetPublicKey"] == [root]  # to IAM: who verifies
     assert "kms:CreateGrant" not in by_action  # a grant could hand Sign to anyone
     assert "kms:PutKeyPolicy" in by_action and all(p == [root] for p in by_action.values())
@@ -167,16 +170,23 @@ def test_eventbridge_may_deliver_each_rules_dead_letters_and_only_those() -> Non
     rules = _of_type("AWS::Events::Rule")
     with_dead_letters = [(lid, target["DeadLetterConfig"]["Arn"]) for lid, rule in rules.items()
                          for target in rule["Properties"]["Targets"] if "DeadLetterConfig" in target]
-    assert with_dead_letters == [("StartFunctionApprovalRequested", {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})]
+    queue = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert sorted(with_dead_letters) == [("ExecutionEndedFunctionExecutionEnded", queue),
+                                         ("StartFunctionApprovalRequested", queue)]
     policies = _queue_policies()
+    sids = {"StartFunctionApprovalRequested": "ApprovalRequestedRuleDeadLetters",
+            "ExecutionEndedFunctionExecutionEnded": "ExecutionEndedRuleDeadLetters"}
     for rule, queue_arn in with_dead_letters:
         queue = queue_arn["Fn::GetAtt"][0]
         allowed = [s for s in policies.get(queue, []) if s["Effect"] == "Allow"
-                   and s["Principal"] == {"Service": "events.amazonaws.com"} and s["Action"] == "sqs:SendMessage"]
-        assert allowed == [{"Sid": "ApprovalRequestedRuleDeadLetters", "Effect": "Allow",
+                   and s["Principal"] == {"Service": "events.amazonaws.com"} and s["Action"] == "sqs:SendMessage"
+                   and s["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule, "Arn"]}]
+        assert allowed == [{"Sid": sids[rule], "Effect": "Allow",
                             "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
                             "Resource": queue_arn,
                             "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}}]
+    every = [s for statements in policies.values() for s in statements if s["Effect"] == "Allow"]
+    assert len(every) == len(with_dead_letters)  # no queue takes messages from anyone else
 
 
 # --- the API's access log --------------------------------------------------------------------

@@ -12,12 +12,14 @@ from approvals.commands.comment import comment
 from approvals.commands.decide import decide
 from approvals.commands.start import start_approval
 from approvals.commands.withdraw import withdraw
-from approvals.domain import ApprovalFinished
+from approvals.domain import ApprovalFinished, StaleRevision
 from approvals.domain.archive_document import decode
 from approvals.queries.preview import preview
 from approvals.sweeps.callbacks import sweep_callbacks
 from approvals.sweeps.outbox import sweep_outbox
 from approvals.sweeps.starts import START_GIVE_UP, sweep_starts
+from approvals.unit_of_work.ports import WriteContended
+from approvals.unit_of_work.read_modify_write import BACKOFF_BASE, BACKOFF_CAP, MAX_ATTEMPTS, backoff
 from tests.fakes import MemoryRuntime
 
 from .machine import TENANT, begin
@@ -104,3 +106,26 @@ def test_an_event_is_written_with_its_change_and_published_once_it_can_be(rt: Me
     assert published["event_id"] == json.loads(left["detail"])["event_id"]
     assert len(set(rt.events.ids)) == len(rt.events.ids)  # every event its own id
 
+
+
+def test_a_contended_write_is_tried_again_after_a_growing_random_wait(rt: MemoryRuntime) -> None:
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    run.open("Manager approval")
+
+    def contended() -> None:
+        raise WriteContended("the write was contended (['TransactionConflict'])")
+
+    rt.store.before_commit += [contended] * 3
+    decide(TENANT, run.id, "manager", "bob", "approve", rt=rt)
+    assert len(rt.slept) == 3 and all(0 <= wait <= BACKOFF_CAP for wait in rt.slept)
+    assert [e["user"] for e in rt.events.of("Decision Recorded")] == ["bob"]  # recorded once
+    rt.store.before_commit += [contended] * MAX_ATTEMPTS
+    with pytest.raises(StaleRevision, match="kept changing"):
+        comment(TENANT, run.id, "ann", "still there?", rt=rt)
+    assert "Comment Added" not in [e["type"] for e in rt.store.history(TENANT, run.id)]
+
+
+def test_the_wait_grows_to_a_cap() -> None:
+    widest = [backoff(n, draw=lambda low, high: high) for n in range(10)]
+    assert widest[:4] == [BACKOFF_BASE, 2 * BACKOFF_BASE, 4 * BACKOFF_BASE, 8 * BACKOFF_BASE]
+    assert max(widest) == BACKOFF_CAP and all(backoff(n, draw=lambda low, high: low) == 0 for n in range(10))
