@@ -7,6 +7,8 @@ from typing import Any
 
 from approvals.contract import names
 
+from .paths import input_path
+
 State = dict[str, Any]
 # The names the machine shares with its handlers are the contract's (approvals.contract.names).
 OPEN_STEP = names.OPEN_STEP_FUNCTION
@@ -37,13 +39,14 @@ def humanize(step_id: str) -> str:
 
 
 def map_input(mapping: dict[str, Any] | None) -> dict[str, Any]:
-    """An action's `input`: `$.field` reads the request, anything else is a literal."""
+    """An action's `input`: `$.field` reads the request, anything else is a literal. (The validator
+    has refused keys ending in `.$`, which Step Functions would read as paths, and unreadable names.)"""
     if mapping is None:
         return {"input.$": "$.input"}
     out: dict[str, Any] = {}
     for key, value in mapping.items():
         if isinstance(value, str) and value.startswith("$."):
-            out[f"{key}.$"] = "$.input." + value[2:]
+            out[f"{key}.$"] = input_path(value[2:].split("."))
         else:
             out[key] = value
     return {"input": out}

@@ -32,6 +32,7 @@ from dsl_compiler.conditions import (
     Or,
     literal_kind,
 )
+from dsl_compiler.paths import input_path, json_path
 
 Rule = dict[str, Any]
 
@@ -43,8 +44,7 @@ _FLIP: dict[CompareOp, CompareOp] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=
 
 def variable(field: Field) -> str:
     """The JSONPath of a field in the execution input (see docs/state-machine-contract.md)."""
-    root = "$." if field.path[0] == REQUESTER else "$.input."
-    return root + ".".join(field.path)
+    return json_path("$", field.path) if field.path[0] == REQUESTER else input_path(field.path)
 
 
 def string_matches_pattern(prefix: str, text: str, suffix: str) -> str:

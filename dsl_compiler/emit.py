@@ -45,6 +45,7 @@ from .ir import (
     Stage,
     WaitNode,
 )
+from .paths import input_path
 
 MAX_STATE_NAME = 80  # AWS refuses a definition with a longer state name
 
@@ -308,10 +309,10 @@ class _Emitter:
 
     def wait(self, node: WaitNode, scope: int, name: str, next_name: str | None) -> None:
         state: State = {"Type": "Wait"}
-        if node.seconds is not None:
+        if node.until_field is None:
             state["Seconds"] = node.seconds
         else:
-            state["TimestampPath"] = f"$.input.{node.until_field}"
+            state["TimestampPath"] = input_path([node.until_field])
         self.add(scope, name, state, next_name)
 
     def branch(self, node: BranchNode, scope: int, name: str, next_name: str | None) -> None:
