@@ -29,6 +29,7 @@ from .asl import (
 )
 from .choice import to_choice_rule
 from .conditions import Expr
+from .definition import MAX_STATE_NAME, transitions
 from .ir import (
     RESUBMIT,
     RESUBMIT_TIMEOUT,
@@ -46,8 +47,6 @@ from .ir import (
     WaitNode,
 )
 from .paths import input_path
-
-MAX_STATE_NAME = 80  # AWS refuses a definition with a longer state name
 
 
 def fit_state_name(name: str) -> str:
@@ -350,16 +349,23 @@ class _Emitter:
 
     # --- the end of a run -------------------------------------------------------------------
 
+    def routed(self) -> set[str]:
+        """Every state some state emitted so far can go to."""
+        return {target for scope in self.scopes.values() for state in scope.states.values()
+                for target in transitions(state)}
+
     def outcome_tail(self, first_step: str) -> None:
         states = self.scopes[ROOT].states
-        has_actions = any(isinstance(n, ActionNode) for n in self.ir.walk())
+        # Only the outcomes something leads to: without an approval nothing rejects or withdraws,
+        # without an action nothing fails, and AWS refuses a state nothing reaches.
+        routed = self.routed()
+        reached = [o for o in ("approved", "rejected", "withdrawn", "failed") if self.outcome[o] in routed]
         on_entry: dict[str, str] = {}
         for outcome in ("approved", "rejected", "withdrawn"):
-            on_entry[outcome] = self.on_outcome_chain(outcome)
+            if outcome in reached:
+                on_entry[outcome] = self.on_outcome_chain(outcome)
         undo_entry = self.compensation_chain(on_entry)
-        for outcome in ("approved", "rejected", "withdrawn", "failed"):
-            if outcome == "failed" and not has_actions:
-                continue
+        for outcome in reached:
             then = on_entry.get(outcome, self.record) if outcome == "approved" or undo_entry is None else undo_entry
             states[self.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
         finish = self.invoke(FINISH, self.finish_payload())
@@ -367,7 +373,7 @@ class _Emitter:
         # Recording the outcome also archives the approval: worth retrying whatever went wrong,
         # and safe to (the function does nothing twice).
         finish["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
-        if has_actions:
+        if "failed" in reached:  # the execution itself fails only when an action failed
             check, failed, done = self.unique("Outcome failed?"), self.unique("Approval failed"), self.unique("Done")
             self.add(ROOT, self.record, finish, check)
             rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
@@ -399,7 +405,7 @@ class _Emitter:
         states = self.scopes[ROOT].states
         checks = [self.unique(f"Undo {node.id}?") for node, _ in reversed(self.compensations)]
         undos = [self.unique(f"Undo {node.id}") for node, _ in reversed(self.compensations)]
-        routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry[o] != self.record]
+        routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry.get(o, self.record) != self.record]
         after = self.record
         if routes:
             after = self.unique("After compensation")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir as ir_stage
+from .definition import emitter_bugs
 from .emit import emit
 from .errors import CompileError, DslError, ErrorSink, Location
 from .loader import load
@@ -70,6 +71,10 @@ def compile_text(text: str, file: str = "<flow>") -> CompiledFlow:
             output.encode("utf-8")
     except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
         raise CompileError([DslError(Location(file, 1, 1), f"the compiled output is not valid JSON: {exc}")]) from exc
+    bugs = emitter_bugs(compiled.definition)
+    if bugs:  # never ship a machine AWS would refuse, even when the compiler is wrong
+        raise CompileError([DslError(Location(file, 1, 1), f"internal error, please report this flow: {bug}")
+                            for bug in bugs])
     return compiled
 
 
