@@ -15,11 +15,9 @@ from approvals.contract.names import ApprovalError, result_key, returned_error
 
 from .asl import (
     ACTION_FAILED,
-    FINISH,
     LAMBDA_TRANSIENT,
     NOTIFY,
     OPEN_STEP,
-    RESUBMIT_STEP,
     ROOT,
     TIMED_OUT,
     State,
@@ -29,10 +27,10 @@ from .asl import (
 )
 from .choice import to_choice_rule
 from .conditions import Expr
-from .definition import MAX_STATE_NAME, transitions
+from .definition import MAX_STATE_NAME
+from .emit_end import outcome_tail
 from .ir import (
     RESUBMIT,
-    RESUBMIT_TIMEOUT,
     RUNTIME_RETRY_ATTEMPTS,
     ActionNode,
     ApprovalNode,
@@ -66,7 +64,7 @@ class _Scope:
     terminal: str | None = None
 
 
-class _Emitter:
+class Emitter:
     def __init__(self, ir: FlowIR) -> None:
         self.ir = ir
         self.used: set[str] = set()
@@ -347,140 +345,6 @@ class _Emitter:
             state["Catch"] = catchers
         self.add(scope, name, state, next_name)
 
-    # --- the end of a run -------------------------------------------------------------------
-
-    def routed(self) -> set[str]:
-        """Every state some state emitted so far can go to."""
-        return {target for scope in self.scopes.values() for state in scope.states.values()
-                for target in transitions(state)}
-
-    def outcome_tail(self, first_step: str) -> None:
-        states = self.scopes[ROOT].states
-        # Only the outcomes something leads to: without an approval nothing rejects or withdraws,
-        # without an action nothing fails, and AWS refuses a state nothing reaches.
-        routed = self.routed()
-        reached = [o for o in ("approved", "rejected", "withdrawn", "failed") if self.outcome[o] in routed]
-        on_entry: dict[str, str] = {}
-        for outcome in ("approved", "rejected", "withdrawn"):
-            if outcome in reached:
-                on_entry[outcome] = self.on_outcome_chain(outcome)
-        undo_entry = self.compensation_chain(on_entry)
-        for outcome in reached:
-            then = on_entry.get(outcome, self.record) if outcome == "approved" or undo_entry is None else undo_entry
-            states[self.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
-        finish = self.invoke(FINISH, self.finish_payload())
-        finish["ResultPath"] = None
-        # Recording the outcome also archives the approval: worth retrying whatever went wrong,
-        # and safe to (the function does nothing twice).
-        finish["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
-        if "failed" in reached:  # the execution itself fails only when an action failed
-            check, failed, done = self.unique("Outcome failed?"), self.unique("Approval failed"), self.unique("Done")
-            self.add(ROOT, self.record, finish, check)
-            rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
-            states[check] = {"Type": "Choice", "Choices": [rule], "Default": done}
-            states[failed] = {"Type": "Fail", "Error": ApprovalError.FAILED.value,
-                              "Cause": "an action failed; see the history"}
-            states[done] = {"Type": "Succeed"}
-        else:
-            self.add(ROOT, self.record, finish, None)
-        if self.ir.needs_resubmission:
-            self.resubmission(first_step)
-
-    def on_outcome_chain(self, outcome: str) -> str:
-        actions = self.ir.on_actions.get(outcome, ())
-        names = [self.unique(f"On {outcome}: {a.function}") for a in actions]
-        for i, (action, name) in enumerate(zip(actions, names, strict=True)):
-            key = f"on_{outcome}_{i + 1}"
-            state = self.action_state(action, f"on_{outcome}")
-            state["ResultPath"] = f"$.actions.{key}"
-            after = names[i + 1] if i + 1 < len(names) else self.record
-            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failures.{key}", "Next": after}]
-            self.add(ROOT, name, state, after)
-        return names[0] if names else self.record
-
-    def compensation_chain(self, on_entry: dict[str, str]) -> str | None:
-        """Undo the actions that succeeded, last first, then go on by outcome."""
-        if not self.compensations:
-            return None
-        states = self.scopes[ROOT].states
-        checks = [self.unique(f"Undo {node.id}?") for node, _ in reversed(self.compensations)]
-        undos = [self.unique(f"Undo {node.id}") for node, _ in reversed(self.compensations)]
-        routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry.get(o, self.record) != self.record]
-        after = self.record
-        if routes:
-            after = self.unique("After compensation")
-            choices = [{"Variable": "$.outcome", "StringEquals": o, "Next": t} for o, t in routes]
-            states[after] = {"Type": "Choice", "Choices": choices, "Default": self.record}
-        for i, (node, path) in enumerate(reversed(self.compensations)):
-            nxt = checks[i + 1] if i + 1 < len(checks) else after
-            rule = {"Variable": path, "IsPresent": True, "Next": undos[i]}
-            states[checks[i]] = {"Type": "Choice", "Choices": [rule], "Default": nxt}
-            assert node.compensate is not None
-            payload = {**self.context(), "step": node.id, "result.$": f"{path}.value"}
-            undo = self.invoke(node.compensate, payload)
-            undo["ResultPath"] = None
-            undo["Retry"] = [
-                {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
-            ]
-            key = result_key(node.id)
-            undo["Catch"] = [
-                {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.compensation_failures.{key}", "Next": nxt}
-            ]
-            self.add(ROOT, undos[i], undo, nxt)
-        return checks[0]
-
-    def finish_payload(self) -> dict[str, Any]:
-        return {
-            **self.context(),
-            "outcome.$": "$.outcome",
-            # Leaf steps only: a branch or parallel is not a step anyone sees in the approval.
-            "steps": [n.id for n in self.ir.walk() if not isinstance(n, BranchNode | ParallelNode)],
-            "cc": list(self.ir.cc),
-            "notify": {o: self.outcome_notify(o, v) for o, v in self.ir.notify.items() if v},
-            "state.$": "$",
-        }
-
-    def outcome_notify(self, outcome: str, to: tuple[Any, ...]) -> dict[str, Any]:
-        """`{"to": [specs], "message": text}` for an outcome's notifies; no `message` when the flow
-        gave none. (Machines compiled before the message was passed on send the bare list of specs.)"""
-        found: dict[str, Any] = {"to": list(to)}
-        message = self.ir.notify_messages.get(outcome)
-        if message is not None:
-            found["message"] = message
-        return found
-
-    def resubmission(self, first_step: str) -> None:
-        payload = {
-            "task_token.$": "$$.Task.Token",
-            **self.context(),
-            "input.$": "$.input",
-            "kind": "resubmit",
-            "step": RESUBMIT_STEP,
-            "stage": 0,
-            "spec": {
-                "title": "Resubmission",
-                "approvers": [{"requester": True}],
-                "mode": "any",
-                "timeout_seconds": RESUBMIT_TIMEOUT,
-                "remind_seconds": [],
-                "allow": [],
-                "return_to": [],
-            },
-            "settings": {},  # a resubmission is the requester's: never auto-approved, never unstaffed
-        }
-        state = self.invoke(OPEN_STEP, payload, token=True)
-        state["ResultPath"] = "$.input"
-        state["TimeoutSeconds"] = RESUBMIT_TIMEOUT
-        state["Retry"] = [self.transient_retry()]
-        state["Catch"] = [
-            {
-                "ErrorEquals": ["States.Timeout", ApprovalError.WITHDRAWN.value],
-                "ResultPath": "$.error",
-                "Next": self.outcome["withdrawn"],
-            }
-        ]
-        self.add(ROOT, self.resubmit, state, first_step)
-
 
 @dataclass(frozen=True)
 class Emitted:
@@ -489,10 +353,10 @@ class Emitted:
 
 
 def emit(ir: FlowIR) -> Emitted:
-    em = _Emitter(ir)
+    em = Emitter(ir)
     start = em.sequence(ir.steps, ROOT, em.outcome["approved"])
     assert start is not None  # a flow has at least one step
-    em.outcome_tail(start)
+    outcome_tail(em, start)
     root = em.scopes[ROOT].states
     ordered = {start: root[start]} | {k: v for k, v in root.items() if k != start}
     comment = f"{ir.title or ir.flow}: flow {ir.flow} version {ir.version}, compiled by dsl_compiler"
