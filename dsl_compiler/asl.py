@@ -16,6 +16,8 @@ NOTIFY = names.NOTIFY_FUNCTION
 TIMED_OUT = names.STEP_TIMED_OUT_FUNCTION
 FINISH = names.FINISH_FUNCTION
 ACTION_FAILED = names.ACTION_FAILED_PREFIX
+# A return leaving a Parallel branch (emit_returns.py): the machine's own error name, never a handler's.
+RETURNING = "Approval.Returning"
 # The `step` of the requester's resubmission Task (not a step id of the flow: those cannot start with @).
 RESUBMIT_STEP = "@requester"
 LAMBDA_TRANSIENT = [

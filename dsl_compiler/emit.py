@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from approvals.contract.names import ApprovalError, result_key, returned_error
+from approvals.contract.names import ApprovalError, result_key
 
+from . import emit_returns as returns
 from .asl import (
     ACTION_FAILED,
     LAMBDA_TRANSIENT,
@@ -30,7 +31,6 @@ from .conditions import Expr
 from .definition import MAX_STATE_NAME
 from .emit_end import outcome_tail
 from .ir import (
-    RESUBMIT,
     RUNTIME_RETRY_ATTEMPTS,
     ActionNode,
     ApprovalNode,
@@ -62,6 +62,12 @@ class _Scope:
     prefix: str = "$"  # where this scope's data lands in the root state once its Parallel is done
     escapes: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
     terminal: str | None = None
+    parent: int | None = None  # the scope of the Parallel this branch is in
+    # Returns (emit_returns.py): the router's name, error name -> the state it goes to, and whether
+    # returns to steps outside leave this scope.
+    router: str | None = None
+    returns: dict[str, str] = field(default_factory=dict)
+    returns_out: bool = False
 
 
 class Emitter:
@@ -73,6 +79,7 @@ class Emitter:
         self.scopes: dict[int, _Scope] = {ROOT: _Scope()}
         self.functions: set[str] = set()
         self.compensations: list[tuple[ActionNode, str]] = []  # (action, root path of its result)
+        self.return_lists: list[list[str]] = []  # emit_returns.return_to_param
         self.outcome = {o: self.unique(o.capitalize()) for o in ("approved", "rejected", "withdrawn", "failed")}
         self.resubmit = self.unique("Wait for resubmission")
         self.record = self.unique("Record outcome")
@@ -223,16 +230,10 @@ class Emitter:
             stage = then if isinstance(then, Stage) else None
 
     def decision_catchers(self, node: ApprovalNode, scope: int) -> list[State]:
-        catchers: list[State] = []
-        for target in node.return_to:
-            if target == RESUBMIT:
-                catchers += self.catch(scope, returned_error(RESUBMIT), self.resubmit, ROOT, None)
-            else:
-                catchers += self.catch(
-                    scope, returned_error(target), self.task[target], self.ir.scopes_of[target], None
-                )
-        catchers += self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
+        catchers = self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
         catchers += self.catch(scope, ApprovalError.WITHDRAWN.value, self.outcome["withdrawn"], ROOT, "$.error")
+        if node.return_to:  # one catcher whatever the targets, the last: `States.ALL`
+            catchers.append(returns.stage_catcher(self, scope, node.return_to))
         return catchers
 
     def open_payload(self, node: ApprovalNode, stage: Stage) -> dict[str, Any]:
@@ -251,7 +252,8 @@ class Emitter:
                 "timeout_seconds": stage.timeout_seconds,
                 "remind_seconds": list(node.remind_seconds),
                 "allow": list(node.allow),
-                "return_to": list(node.return_to),
+                **({"return_to.$": returns.return_to_param(self, node.return_to)} if node.return_to
+                   else {"return_to": []}),
             },
             "settings": settings,
         }
@@ -328,22 +330,26 @@ class Emitter:
         escapes: dict[str, tuple[str, int, str | None]] = {}
         for b, (seq, inner) in enumerate(zip(node.branches, node.branch_scopes, strict=True)):
             prefix = f"{self.scopes[scope].prefix}.parallel.{key}[{b}]"
-            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix)
+            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix, parent=scope)
             start = self.sequence(seq, inner, None)
+            returns.close(self, inner)
             branches.append({"StartAt": self.target(inner, start), "States": self.scopes[inner].states})
             for error, route in self.scopes[inner].escapes.items():
                 escapes.setdefault(error, route)
         catchers: list[State] = []
-        # Specific errors first: `States.ALL` must be the last catcher.
-        for error in sorted(escapes, key=lambda e: (e == "States.ALL", e)):
-            target, target_scope, result_path = escapes[error]
-            if error == "States.ALL":
-                result_path = f"$.failures.{key}"
-            catchers += self.catch(scope, error, target, target_scope, result_path)
+        for error in sorted(e for e in escapes if e != "States.ALL"):
+            catchers += self.catch(scope, error, *escapes[error])
+        returning = returns.parallel_catcher(self, scope, name, node.branch_scopes)
+        if returning:
+            catchers.append(returning.pop("catcher"))
+        if "States.ALL" in escapes:  # an action failed in a branch; it must be the last catcher
+            target, target_scope, _ = escapes["States.ALL"]
+            catchers += self.catch(scope, "States.ALL", target, target_scope, f"$.failures.{key}")
         state: State = {"Type": "Parallel", "Branches": branches, "ResultPath": f"$.parallel.{key}"}
         if catchers:
             state["Catch"] = catchers
         self.add(scope, name, state, next_name)
+        self.scopes[scope].states.update(returning)  # the Pass after the Parallel it belongs to
 
 
 @dataclass(frozen=True)
@@ -356,9 +362,14 @@ def emit(ir: FlowIR) -> Emitted:
     em = Emitter(ir)
     start = em.sequence(ir.steps, ROOT, em.outcome["approved"])
     assert start is not None  # a flow has at least one step
+    returns.close(em, ROOT)
     outcome_tail(em, start)
     root = em.scopes[ROOT].states
     ordered = {start: root[start]} | {k: v for k, v in root.items() if k != start}
+    kept = returns.targets_state(em, start)
+    if kept:
+        ordered = kept | ordered
+        start = next(iter(kept))
     comment = f"{ir.title or ir.flow}: flow {ir.flow} version {ir.version}, compiled by dsl_compiler"
     definition = {"Comment": comment, "StartAt": start, "States": ordered}
     return Emitted(definition, tuple(sorted(em.functions)))

@@ -47,6 +47,7 @@ class ValidatedFlow:
     spec: FlowSpec
     file: str
     conditions: Mapping[Path, conditions.Expr] = field(default_factory=dict)
+    steps_at: Location | None = None  # where a problem of the compiled machine as a whole is reported
 
     @property
     def field_types(self) -> dict[str, str]:
@@ -67,7 +68,7 @@ def validate(root: Node, file: str, sink: ErrorSink) -> ValidatedFlow | None:
     checker.run()
     if sink:
         return None
-    return ValidatedFlow(spec, file, checker.parsed)
+    return ValidatedFlow(spec, file, checker.parsed, root.key_locs.get("steps", root.loc))
 
 
 def _valid_parts(data: dict[str, Any]) -> tuple[dict[str, InputFieldSpec], list[Any | None]]:
