@@ -36,6 +36,17 @@ EDGE = {
                           f"            - [{_approval('deep', RETURN)}]\n"
                           "            - [{id: act, type: action, function: Go}]\n"
                           f"  - {_approval('last', RETURN)}\n",
+    # Found by bench/compiler_fuzz.py: an approval in a parallel inside a branch's case was a return
+    # target of the steps after the branch, which no catcher could route to (a traceback since).
+    "return-past-a-parallel-in-a-branch": "flow: return-past-a-parallel-in-a-branch\nversion: 1\n"
+                                          "input: {n: {type: number, required: true}}\nsteps:\n"
+                                          "  - id: route\n    type: branch\n    cases:\n      - when: n > 1\n"
+                                          "        steps:\n          - id: both\n            type: parallel\n"
+                                          "            branches:\n"
+                                          f"              - [{_approval('inside')}]\n"
+                                          "              - [{id: other, type: notify, to: {role: x}}]\n"
+                                          f"          - {_approval('beside')}\n"
+                                          f"  - {_approval('after', RETURN)}\n",
 }
 
 

@@ -56,6 +56,13 @@ def test_stages_read_their_return_targets_from_the_kept_lists() -> None:
                      "deep": ["requester", "first"], "last": ["requester", "first"]}
 
 
+def test_an_approval_in_a_parallel_in_a_branch_is_no_return_target() -> None:
+    # As for any earlier parallel's approvals; the one beside the parallel, in the same case, is one.
+    manifest = compile_text(EDGE["return-past-a-parallel-in-a-branch"]).manifest
+    after = next(s for s in manifest["steps"] if s["id"] == "after")
+    assert after["return_to"] == ["beside", "requester"]
+
+
 # --- runs ---------------------------------------------------------------------------------
 
 
