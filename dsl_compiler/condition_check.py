@@ -158,8 +158,10 @@ def check(expr: Expr, fields: FieldTypes) -> list[ConditionError]:
 
 def lower(expr: Expr) -> Expr:
     """`expr` with every comparison of a condition written as that condition or its negation:
-    `c == true` is c, `c == false` is `!c`, `c in [true, false]` is `c || !c` (every condition is
-    one or the other). Raises ValueError on a comparison `check` refuses."""
+    `c == true` is c, `c == false` is `!c`; `c in [true, false]` is true (every condition is one or
+    the other), written `has(f) || !has(f)` with a field f that c reads: `c || !c` would double the
+    rules at each level of `((c) in [true, false]) in [true, false]`. Raises ValueError on a
+    comparison `check` refuses."""
     if isinstance(expr, And):
         return And(lower(expr.left), lower(expr.right), expr.offset)
     if isinstance(expr, Or):
@@ -178,11 +180,11 @@ def lower(expr: Expr) -> Expr:
         wanted = {v.value for v in expr.values}
         if not wanted <= {True, False}:
             raise ValueError("a condition is in a list of true and false only (run check first)")
+        if wanted == {True, False}:
+            present = Has(fields_of(expr.left)[0], expr.offset)  # every condition reads a field
+            return Or(present, Not(present, expr.offset), expr.offset)
         inner = lower(expr.left)
-        if wanted == {True}:
-            return inner
-        negated = Not(inner, expr.offset)
-        return negated if wanted == {False} else Or(inner, negated, expr.offset)
+        return inner if wanted == {True} else Not(inner, expr.offset)
     return expr
 
 
