@@ -72,6 +72,7 @@ class Run:
     examples: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # kind -> (case, why, text)
     cases: Counter[str] = field(default_factory=Counter)  # generator -> cases
     accepted: int = 0
+    too_big: int = 0  # refused for their size, as they must be
     sampled: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
     def broke(self, kind: str, case: int, why: str, text: str) -> None:
@@ -112,6 +113,7 @@ def check(run: Run, case: int, text: str, sample_every: int) -> None:
         bad = [line for line in lines if not REPORT.match(line)]
         if bad or len(lines) != len(exc.errors):
             run.broke("malformed error line", case, (bad or lines)[0][:200], text)
+        run.too_big += any(e.message.startswith("the definition would be ") for e in exc.errors)
         return
     except Exception as exc:  # the contract: nothing else escapes
         run.broke("traceback", case, f"{type(exc).__name__}: {exc}"[:200], text)
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     sampled = asl_validate(run)
     seconds = time.perf_counter() - started
     print(f"compiler fuzz: {args.cases} cases (seed {args.seed}) in {seconds:.1f} s; {run.accepted} compiled, "
-          f"{args.cases - run.accepted} refused")
+          f"{args.cases - run.accepted} refused ({run.too_big} of them for being over 1 MB)")
     print("  by generator: " + ", ".join(f"{name} {n}" for name, n in sorted(run.cases.items())))
     print(f"  {sampled}")
     print("contract breaks:")

@@ -2,7 +2,9 @@
 
 Shape (see docs/state-machine-contract.md and architecture.md): one waitForTaskToken Task per
 human stage; reject/return/withdraw arrive as error names routed by `Catch`; an error whose
-target lies outside a Parallel branch is left uncaught there and caught on the Parallel.
+target lies outside a Parallel branch is left uncaught there and caught on the Parallel. Returns
+go through one catcher per stage and a router per scope (emit_returns.py), the end of the run
+is emit_end.py's.
 """
 
 from __future__ import annotations

@@ -80,8 +80,9 @@ def _compile(text: str, file: str, sink: ErrorSink) -> CompiledFlow | None:
     except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
         sink.add(Location(file, 1, 1), f"the compiled output is not valid JSON: {exc}")
         return None
-    for bug in emitter_bugs(compiled.definition):  # never ship a machine AWS would refuse, even when
-        sink.add(Location(file, 1, 1), f"internal error, please report this flow: {bug}")  # the compiler errs
+    # Never ship a machine AWS would refuse, even when the compiler is wrong.
+    for bug in emitter_bugs(compiled.definition):
+        sink.add(Location(file, 1, 1), f"internal error, please report this flow: {bug}")
     size = deployed_size(compiled.definition)
     if size > MAX_DEFINITION_BYTES:
         sink.add(flow.steps_at or Location(file, 1, 1), f"the definition would be {size:,} bytes, over AWS's 1 MB "

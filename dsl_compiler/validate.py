@@ -305,7 +305,7 @@ class _Checker:
         names = value[2:].split(".") if value.startswith("$.") else [""]
         declared = self.fields.get(names[0])
         if declared is None:
-            if value[2:] in self.fields:  # a declared name with a '.' in it
+            if value.startswith("$.") and value[2:] in self.fields:  # a declared name with a '.' in it
                 return f"'{_clip(value)}': {paths.unreadable(value[2:])}"
             return f"'{_clip(value)}' does not name a declared input field"
         if "" in names:
