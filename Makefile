@@ -9,7 +9,9 @@ FLOWS := $(filter-out flows/directory.yaml,$(wildcard flows/*.yaml))
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
-TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+# asl-validator (npm) checks every compiled machine beside statelint (tests/unit/compiler/test_asl_validator.py).
+ASL_VALIDATOR := tests/tools/asl-validator
+TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ASL_VALIDATOR)/node_modules/.installed
 ENV ?= default
 
 .PHONY: setup test demo serve integration bench lint typecheck compile check-template deploy clean
@@ -30,10 +32,14 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-# The three venvs live in separate folders, so they install side by side: a fresh `make test`
-# waits for the slowest install, not for the sum of them.
+$(ASL_VALIDATOR)/node_modules/.installed: $(ASL_VALIDATOR)/package.json $(ASL_VALIDATOR)/package-lock.json
+	npm ci --prefix $(ASL_VALIDATOR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The three venvs and the npm tool live in separate folders, so they install side by side: a fresh
+# `make test` waits for the slowest install, not for the sum of them.
 setup:
-	$(MAKE) --no-print-directory -j3 $(STAMP) $(TOOLS)
+	$(MAKE) --no-print-directory -j4 $(STAMP) $(TOOLS)
 
 test: setup
 	$(PY) -m ruff check .
@@ -88,4 +94,4 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(ASL_VALIDATOR)/node_modules

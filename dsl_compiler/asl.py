@@ -7,6 +7,8 @@ from typing import Any
 
 from approvals.contract import names
 
+from .paths import input_path
+
 State = dict[str, Any]
 # The names the machine shares with its handlers are the contract's (approvals.contract.names).
 OPEN_STEP = names.OPEN_STEP_FUNCTION
@@ -14,6 +16,8 @@ NOTIFY = names.NOTIFY_FUNCTION
 TIMED_OUT = names.STEP_TIMED_OUT_FUNCTION
 FINISH = names.FINISH_FUNCTION
 ACTION_FAILED = names.ACTION_FAILED_PREFIX
+# A return leaving a Parallel branch (emit_returns.py): the machine's own error name, never a handler's.
+RETURNING = "Approval.Returning"
 # The `step` of the requester's resubmission Task (not a step id of the flow: those cannot start with @).
 RESUBMIT_STEP = "@requester"
 LAMBDA_TRANSIENT = [
@@ -37,13 +41,14 @@ def humanize(step_id: str) -> str:
 
 
 def map_input(mapping: dict[str, Any] | None) -> dict[str, Any]:
-    """An action's `input`: `$.field` reads the request, anything else is a literal."""
+    """An action's `input`: `$.field` reads the request, anything else is a literal. (The validator
+    has refused keys ending in `.$`, which Step Functions would read as paths, and unreadable names.)"""
     if mapping is None:
         return {"input.$": "$.input"}
     out: dict[str, Any] = {}
     for key, value in mapping.items():
         if isinstance(value, str) and value.startswith("$."):
-            out[f"{key}.$"] = "$.input." + value[2:]
+            out[f"{key}.$"] = input_path(value[2:].split("."))
         else:
             out[key] = value
     return {"input": out}

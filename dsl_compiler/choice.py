@@ -31,7 +31,9 @@ from dsl_compiler.conditions import (
     Not,
     Or,
     literal_kind,
+    lower,
 )
+from dsl_compiler.paths import input_path, json_path
 
 Rule = dict[str, Any]
 
@@ -43,8 +45,7 @@ _FLIP: dict[CompareOp, CompareOp] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=
 
 def variable(field: Field) -> str:
     """The JSONPath of a field in the execution input (see docs/state-machine-contract.md)."""
-    root = "$." if field.path[0] == REQUESTER else "$.input."
-    return root + ".".join(field.path)
+    return json_path("$", field.path) if field.path[0] == REQUESTER else input_path(field.path)
 
 
 def string_matches_pattern(prefix: str, text: str, suffix: str) -> str:
@@ -123,6 +124,7 @@ def _compare(expr: Compare) -> Rule:
         if isinstance(right, Literal):
             raise ValueError("condition compares two constants (run check first)")
         op, left, right = _FLIP[op], right, left
+    assert isinstance(left, Field)  # lowered: a condition compared is gone
     if isinstance(right, Field):
         return _field_vs_field(op, left, right)
     return _field_vs_literal(op, left, right.value)
@@ -131,26 +133,31 @@ def _compare(expr: Compare) -> Rule:
 def _flatten(expr: Expr, kind: type[And] | type[Or]) -> list[Rule]:
     if isinstance(expr, kind):
         return _flatten(expr.left, kind) + _flatten(expr.right, kind)
-    return [to_choice_rule(expr)]
+    return [_rule(expr)]
 
 
 def to_choice_rule(expr: Expr) -> Rule:
     """An ASL Choice rule (no `Next`) true exactly when `evaluate(expr, execution_input)` is."""
+    return _rule(lower(expr))
+
+
+def _rule(expr: Expr) -> Rule:
     if isinstance(expr, And):
         return {"And": _flatten(expr, And)}
     if isinstance(expr, Or):
         return {"Or": _flatten(expr, Or)}
     if isinstance(expr, Not):
-        return {"Not": to_choice_rule(expr.expr)}
+        return {"Not": _rule(expr.expr)}
     if isinstance(expr, Compare):
         return _compare(expr)
+    if isinstance(expr, In):
+        assert isinstance(expr.left, Field)  # lowered
+        return _atom([expr.left], _in(variable(expr.left), [lit.value for lit in expr.values]))
     v = variable(expr.field)
     if isinstance(expr, Has):
         return {"Variable": v, "IsPresent": True}
     if isinstance(expr, IsTrue):
         return _atom([expr.field], [{"Variable": v, "IsBoolean": True}, {"Variable": v, "BooleanEquals": True}])
-    if isinstance(expr, In):
-        return _atom([expr.field], _in(v, [lit.value for lit in expr.values]))
     assert isinstance(expr, Method)
     pattern = {
         "startsWith": string_matches_pattern("", expr.arg, "*"),

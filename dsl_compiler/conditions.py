@@ -1,4 +1,6 @@
-"""The condition language (spec "Conditions"): a CEL subset, parsed by hand and type-checked.
+"""The condition language (spec "Conditions"): a CEL subset, parsed by hand (here) and
+type-checked (condition_check.py), with CEL's precedence: `!` binds tighter than a comparison
+(`!b == false` is `(!b) == false`), which binds tighter than `&&`, then `||`.
 
 Every node and every error carries a 0-based character offset into the condition text, which
 the validator turns into file, line and column.
@@ -6,114 +8,45 @@ the validator turns into file, line and column.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-FieldTypes = Mapping[str, str]  # declared input field name -> "string"|"number"|"integer"|"boolean"|"array"|"object"
-LiteralValue = str | int | float | bool | None
-CompareOp = typing.Literal["==", "!=", "<", "<=", ">", ">="]
-MethodName = typing.Literal["startsWith", "endsWith", "contains"]
+from .condition_check import check, fields_of, fields_read, lower
+from .condition_nodes import (
+    CMP_OPS,
+    MAX_DEPTH,
+    METHODS,
+    ORDERING_OPS,
+    REQUESTER,
+    RESERVED,
+    And,
+    Compare,
+    CompareOp,
+    ConditionError,
+    Expr,
+    Field,
+    FieldTypes,
+    Has,
+    In,
+    IsTrue,
+    Literal,
+    LiteralValue,
+    Method,
+    MethodName,
+    Not,
+    Operand,
+    Or,
+    describe_literal,
+    literal_kind,
+)
 
-REQUESTER = "requester"  # always known, a string, read from the execution input rather than from `input`
-ORDERING_OPS = frozenset({"<", "<=", ">", ">="})
-METHODS: tuple[MethodName, ...] = ("startsWith", "endsWith", "contains")
-_CMP_OPS: tuple[CompareOp, ...] = ("==", "!=", "<", "<=", ">", ">=")
-_KINDS = frozenset({"string", "number", "boolean", "array", "object"})  # JSON kinds of declared fields
-# Deepest tree a condition may parse to (each '(', '!', '&&' and '||' is a level). The tree is walked
-# recursively here, in choice.py and spec.py, and by the runtime's evaluator: bounded at parse time.
-MAX_DEPTH = 32
-
-
-class ConditionError(Exception):
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-
-    def __eq__(self, other: object) -> bool:  # lets tests compare lists of errors directly
-        return isinstance(other, ConditionError) and (self.message, self.offset) == (other.message, other.offset)
-
-    def __hash__(self) -> int:
-        return hash((self.message, self.offset))
-
-
-@dataclass(frozen=True)
-class Literal:
-    value: LiteralValue
-    offset: int
-
-
-@dataclass(frozen=True)
-class Field:
-    path: tuple[str, ...]
-    offset: int
-
-
-Operand = Literal | Field
-
-
-@dataclass(frozen=True)
-class Compare:
-    op: CompareOp
-    left: Operand
-    right: Operand
-    offset: int
-
-
-@dataclass(frozen=True)
-class In:
-    field: Field
-    values: tuple[Literal, ...]
-    offset: int
-
-
-@dataclass(frozen=True)
-class Has:
-    field: Field
-    offset: int
-
-
-@dataclass(frozen=True)
-class Method:
-    name: MethodName
-    field: Field
-    arg: str
-    offset: int
-
-
-@dataclass(frozen=True)
-class IsTrue:
-    """A bare field used as a condition (`urgent`, `!urgent`): means `urgent == true`."""
-
-    field: Field
-    offset: int
-
-
-@dataclass(frozen=True)
-class Not:
-    expr: Expr
-    offset: int
-
-
-@dataclass(frozen=True)
-class And:
-    left: Expr
-    right: Expr
-    offset: int
-
-
-@dataclass(frozen=True)
-class Or:
-    left: Expr
-    right: Expr
-    offset: int
-
-
-Expr = Compare | In | Has | Method | IsTrue | Not | And | Or
+__all__ = [
+    "MAX_DEPTH", "METHODS", "ORDERING_OPS", "REQUESTER", "And", "Compare", "CompareOp", "ConditionError", "Expr",
+    "Field", "FieldTypes", "Has", "In", "IsTrue", "Literal", "LiteralValue", "Method", "MethodName", "Not", "Operand",
+    "Or", "check", "describe_literal", "fields_of", "fields_read", "literal_kind", "lower", "parse",
+]
 
 
 @dataclass(frozen=True)
@@ -158,6 +91,8 @@ def _tokenize(text: str) -> list[_Token]:
             # Only \" and \\: anything else (\n, \u...) is more likely a mistake than meant.
             if bad := next((e for e in _ESCAPE.finditer(m.group(1)) if e.group(1) not in '"\\'), None):
                 raise ConditionError(f"invalid escape '{bad.group()}' in string", i + 1 + bad.start())
+            if brk := re.search(r"[\r\n]", m.group(1)):  # CEL's quoted strings are one line
+                raise ConditionError("line break inside a string (a CEL string is one line)", i + 1 + brk.start())
             tokens.append(_Token("lit", m.group(), _ESCAPE.sub(r"\1", m.group(1)), i))
             i = m.end()
         elif c in _DIGITS or (c == "-" and text[i + 1 : i + 2] in _DIGITS):
@@ -237,41 +172,71 @@ class _Parser:
         raise ConditionError(f"expected {expected} but found {tok.describe()}", tok.offset)
 
     def condition(self) -> Expr:
-        expr = self.or_()
+        expr = self.boolean(self.or_())
         if self.peek().kind != "eof":
             self.fail("'&&', '||' or end of condition")
         return expr
 
-    def or_(self) -> Expr:
+    def boolean(self, value: Operand | Expr) -> Expr:
+        """`value` where a condition is needed: a bare field means `field == true`; a literal is an error."""
+        if isinstance(value, Field):
+            return IsTrue(value, value.offset)
+        if isinstance(value, Literal):
+            self.fail("a comparison operator")
+        return value
+
+    def or_(self) -> Operand | Expr:
         return self.chain("||", Or, self.and_)
 
-    def and_(self) -> Expr:
-        return self.chain("&&", And, self.unary)
+    def and_(self) -> Operand | Expr:
+        return self.chain("&&", And, self.relation)
 
-    def chain(self, op: str, node: type[And] | type[Or], operand: typing.Callable[[], Expr]) -> Expr:
+    def chain(
+        self, op: str, node: type[And] | type[Or], operand: typing.Callable[[], Operand | Expr]
+    ) -> Operand | Expr:
         start = self.peek().offset  # the node starts where its text starts, parentheses included
         left = operand()
         while self.at(op):
+            left = self.boolean(left)
             tok = self.next()
-            right = operand()
+            right = self.boolean(operand())
             depth = 1 + max(self.depth(left), self.depth(right))
             left = self.nest(node(left, right, start), depth, tok.offset)  # left-associative
         return left
 
-    def unary(self) -> Expr:
+    def relation(self) -> Operand | Expr:
+        """`unary (op operand | in [...])?`: what is left of the operator may be a condition, as in
+        CEL; what is right of it is a field or a literal. One operator: `a < b < c` is refused."""
+        start = self.peek().offset
+        left = self.unary()
+        op = self.peek()
+        if op.kind == "op" and op.text in CMP_OPS:
+            self.next()
+            right = self.operand("a field or a literal", methods=False)
+            assert not isinstance(right, Method)
+            return Compare(op.text, left, right, start)
+        if self.at("in"):
+            if isinstance(left, Literal):
+                raise ConditionError("left side of 'in' must be a field", left.offset)
+            self.next()
+            return In(left, self.literal_list(), start)
+        return left
+
+    def unary(self) -> Operand | Expr:
+        """CEL's `'!'* member`: `!` applies to what follows it up to the next operator."""
         if self.at("!"):
             bang = self.next()
             self.enter(bang)
-            inner = self.unary()
+            inner = self.boolean(self.unary())
             self.open -= 1
             return self.nest(Not(inner, bang.offset), 1 + self.depth(inner), bang.offset)
-        return self.relation()
+        return self.member()
 
-    def relation(self) -> Expr:
+    def member(self) -> Operand | Expr:
         tok = self.peek()
         if self.at("("):
             self.enter(self.next())
-            inner = self.or_()
+            inner = self.or_()  # `(x)` stays the field x: CEL's parentheses only group
             self.expect(")")
             self.open -= 1
             return inner
@@ -279,23 +244,7 @@ class _Parser:
             if tok.text != "has":
                 raise ConditionError(f"unknown function '{tok.text}'", tok.offset)
             return self.has()
-        left = self.operand("a condition", methods=True)
-        if isinstance(left, Method):
-            return left
-        op = self.peek()
-        if op.kind == "op" and op.text in _CMP_OPS:
-            self.next()
-            right = self.operand("a field or a literal", methods=False)
-            assert not isinstance(right, Method)
-            return Compare(op.text, left, right, left.offset)
-        if self.at("in"):
-            if not isinstance(left, Field):
-                raise ConditionError("left side of 'in' must be a field", left.offset)
-            self.next()
-            return In(left, self.literal_list(), left.offset)
-        if isinstance(left, Field):
-            return IsTrue(left, left.offset)
-        self.fail("a comparison operator")
+        return self.operand("a condition", methods=True)
 
     def has(self) -> Has:
         start = self.next().offset
@@ -314,7 +263,7 @@ class _Parser:
         if tok.kind != "ident" or tok.text == "in":
             self.fail(expected)
         self.next()
-        path = [tok.text]
+        path = [self.name(tok)]
         while self.at("."):
             self.next()
             name = self.peek()
@@ -325,10 +274,15 @@ class _Parser:
                 if not methods:
                     raise ConditionError(f"unexpected call of '{name.text}'", name.offset)
                 return self.method(Field(tuple(path), tok.offset), name)
-            path.append(name.text)
+            path.append(self.name(name))
         if self.at("("):
             raise ConditionError(f"unexpected call of '{tok.text}'", tok.offset)
         return Field(tuple(path), tok.offset)
+
+    def name(self, tok: _Token) -> str:
+        if tok.text in RESERVED:
+            raise ConditionError(f"'{tok.text}' is a reserved word in CEL: it cannot name a field", tok.offset)
+        return tok.text
 
     def method(self, receiver: Field, name: _Token) -> Method:
         if name.text not in METHODS:
@@ -364,114 +318,3 @@ def parse(text: str) -> Expr:
     return _Parser(text).condition()
 
 
-def describe_literal(value: LiteralValue) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, str):
-        return f"string {json.dumps(value, ensure_ascii=False)}"
-    return f"number {value!r}"
-
-
-def literal_kind(value: LiteralValue) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return "string" if isinstance(value, str) else "number"
-
-
-_Side = tuple[str | None, str]  # (JSON kind, or None when unknown; words for messages)
-
-
-class _Checker:
-    def __init__(self, fields: FieldTypes) -> None:
-        self.fields = fields
-        self.errors: list[ConditionError] = []
-
-    def error(self, message: str, offset: int) -> None:
-        self.errors.append(ConditionError(message, offset))
-
-    def field(self, field: Field) -> _Side:
-        """Kind None: nothing more to check (undeclared, already reported, or inside an object)."""
-        name = field.path[0]
-        declared = "string" if name == REQUESTER else self.fields.get(name)
-        if declared is None:
-            self.error(f"unknown field '{name}' (declare it under input)", field.offset)
-            return None, ""
-        if len(field.path) > 1:
-            if declared != "object":
-                self.error(f"{declared} field '{name}' has no field '{field.path[1]}'", field.offset)
-            return None, ""
-        kind = {"integer": "number"}.get(declared, declared)
-        return (kind if kind in _KINDS else None), f"{declared} field '{name}'"
-
-    def side(self, operand: Operand) -> _Side:
-        if isinstance(operand, Field):
-            return self.field(operand)
-        return literal_kind(operand.value), describe_literal(operand.value)
-
-    def compare(self, op: str, a: _Side, b: _Side, offset: int) -> None:
-        """`a` is a field; `b` a field or a literal."""
-        if "null" in (a[0], b[0]):
-            if op in ORDERING_OPS:  # `x == null` asks whether a present value is null: fine for any field
-                self.error(f"cannot use '{op}' with null", offset)
-        elif a[0] is not None and b[0] is not None and a[0] != b[0]:
-            self.error(f"cannot compare {a[1]} with {b[1]}", offset)
-        else:
-            allowed = ("number", "string") if op in ORDERING_OPS else ("number", "string", "boolean")
-            bad = next((side for side in (a, b) if side[0] is not None and side[0] not in allowed), None)
-            if bad is not None:
-                self.error(f"cannot use '{op}' with {bad[1]}", offset)
-
-    def visit(self, expr: Expr) -> None:
-        if isinstance(expr, And | Or):
-            self.visit(expr.left)
-            self.visit(expr.right)
-        elif isinstance(expr, Not):
-            self.visit(expr.expr)
-        elif isinstance(expr, Has):
-            self.field(expr.field)
-        elif isinstance(expr, IsTrue):
-            kind, words = self.field(expr.field)
-            if kind not in (None, "boolean"):
-                self.error(f"cannot use {words} as a condition", expr.offset)
-        elif isinstance(expr, Method):
-            kind, words = self.field(expr.field)
-            if kind not in (None, "string"):
-                self.error(f"cannot call {expr.name} on {words}", expr.offset)
-        elif isinstance(expr, In):
-            side = self.field(expr.field)
-            for value in expr.values:
-                self.compare("==", side, self.side(value), value.offset)
-        elif isinstance(expr.left, Literal) and isinstance(expr.right, Literal):
-            self.error("condition compares two constants", expr.offset)
-        elif isinstance(expr.left, Field):
-            self.compare(expr.op, self.field(expr.left), self.side(expr.right), expr.offset)
-        else:  # a literal on the left: still name the field first
-            literal = self.side(expr.left)
-            self.compare(expr.op, self.side(expr.right), literal, expr.offset)
-
-
-def check(expr: Expr, fields: FieldTypes) -> list[ConditionError]:
-    """Every type problem of a parsed condition, in text order (empty when it is fine)."""
-    checker = _Checker(fields)
-    checker.visit(expr)
-    return sorted(checker.errors, key=lambda e: e.offset)
-
-
-def fields_of(expr: Expr) -> list[Field]:
-    """Every field occurrence, in text order."""
-    if isinstance(expr, And | Or):
-        return fields_of(expr.left) + fields_of(expr.right)
-    if isinstance(expr, Not):
-        return fields_of(expr.expr)
-    if isinstance(expr, Compare):
-        return [side for side in (expr.left, expr.right) if isinstance(side, Field)]
-    return [expr.field]
-
-
-def fields_read(expr: Expr) -> tuple[str, ...]:
-    """Top-level names of the fields a condition reads (`requester` included), sorted, unique."""
-    return tuple(sorted({f.path[0] for f in fields_of(expr)}))

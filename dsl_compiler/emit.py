@@ -2,7 +2,9 @@
 
 Shape (see docs/state-machine-contract.md and architecture.md): one waitForTaskToken Task per
 human stage; reject/return/withdraw arrive as error names routed by `Catch`; an error whose
-target lies outside a Parallel branch is left uncaught there and caught on the Parallel.
+target lies outside a Parallel branch is left uncaught there and caught on the Parallel. Returns
+go through one catcher per stage and a router per scope (emit_returns.py), the end of the run
+is emit_end.py's.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from approvals.contract.names import ApprovalError, result_key, returned_error
+from approvals.contract.names import ApprovalError, result_key
 
+from . import emit_returns as returns
 from .asl import (
     ACTION_FAILED,
-    FINISH,
     LAMBDA_TRANSIENT,
     NOTIFY,
     OPEN_STEP,
-    RESUBMIT_STEP,
     ROOT,
     TIMED_OUT,
     State,
@@ -29,9 +30,9 @@ from .asl import (
 )
 from .choice import to_choice_rule
 from .conditions import Expr
+from .definition import MAX_STATE_NAME
+from .emit_end import outcome_tail
 from .ir import (
-    RESUBMIT,
-    RESUBMIT_TIMEOUT,
     RUNTIME_RETRY_ATTEMPTS,
     ActionNode,
     ApprovalNode,
@@ -45,8 +46,7 @@ from .ir import (
     Stage,
     WaitNode,
 )
-
-MAX_STATE_NAME = 80  # AWS refuses a definition with a longer state name
+from .paths import input_path
 
 
 def fit_state_name(name: str) -> str:
@@ -64,9 +64,15 @@ class _Scope:
     prefix: str = "$"  # where this scope's data lands in the root state once its Parallel is done
     escapes: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
     terminal: str | None = None
+    parent: int | None = None  # the scope of the Parallel this branch is in
+    # Returns (emit_returns.py): the router's name, error name -> the state it goes to, and whether
+    # returns to steps outside leave this scope.
+    router: str | None = None
+    returns: dict[str, str] = field(default_factory=dict)
+    returns_out: bool = False
 
 
-class _Emitter:
+class Emitter:
     def __init__(self, ir: FlowIR) -> None:
         self.ir = ir
         self.used: set[str] = set()
@@ -75,6 +81,7 @@ class _Emitter:
         self.scopes: dict[int, _Scope] = {ROOT: _Scope()}
         self.functions: set[str] = set()
         self.compensations: list[tuple[ActionNode, str]] = []  # (action, root path of its result)
+        self.return_lists: list[list[str]] = []  # emit_returns.return_to_param
         self.outcome = {o: self.unique(o.capitalize()) for o in ("approved", "rejected", "withdrawn", "failed")}
         self.resubmit = self.unique("Wait for resubmission")
         self.record = self.unique("Record outcome")
@@ -225,16 +232,10 @@ class _Emitter:
             stage = then if isinstance(then, Stage) else None
 
     def decision_catchers(self, node: ApprovalNode, scope: int) -> list[State]:
-        catchers: list[State] = []
-        for target in node.return_to:
-            if target == RESUBMIT:
-                catchers += self.catch(scope, returned_error(RESUBMIT), self.resubmit, ROOT, None)
-            else:
-                catchers += self.catch(
-                    scope, returned_error(target), self.task[target], self.ir.scopes_of[target], None
-                )
-        catchers += self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
+        catchers = self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
         catchers += self.catch(scope, ApprovalError.WITHDRAWN.value, self.outcome["withdrawn"], ROOT, "$.error")
+        if node.return_to:  # one catcher whatever the targets, the last: `States.ALL`
+            catchers.append(returns.stage_catcher(self, scope, node.return_to))
         return catchers
 
     def open_payload(self, node: ApprovalNode, stage: Stage) -> dict[str, Any]:
@@ -253,7 +254,8 @@ class _Emitter:
                 "timeout_seconds": stage.timeout_seconds,
                 "remind_seconds": list(node.remind_seconds),
                 "allow": list(node.allow),
-                "return_to": list(node.return_to),
+                **({"return_to.$": returns.return_to_param(self, node.return_to)} if node.return_to
+                   else {"return_to": []}),
             },
             "settings": settings,
         }
@@ -308,10 +310,10 @@ class _Emitter:
 
     def wait(self, node: WaitNode, scope: int, name: str, next_name: str | None) -> None:
         state: State = {"Type": "Wait"}
-        if node.seconds is not None:
+        if node.until_field is None:
             state["Seconds"] = node.seconds
         else:
-            state["TimestampPath"] = f"$.input.{node.until_field}"
+            state["TimestampPath"] = input_path([node.until_field])
         self.add(scope, name, state, next_name)
 
     def branch(self, node: BranchNode, scope: int, name: str, next_name: str | None) -> None:
@@ -330,149 +332,26 @@ class _Emitter:
         escapes: dict[str, tuple[str, int, str | None]] = {}
         for b, (seq, inner) in enumerate(zip(node.branches, node.branch_scopes, strict=True)):
             prefix = f"{self.scopes[scope].prefix}.parallel.{key}[{b}]"
-            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix)
+            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix, parent=scope)
             start = self.sequence(seq, inner, None)
+            returns.close(self, inner)
             branches.append({"StartAt": self.target(inner, start), "States": self.scopes[inner].states})
             for error, route in self.scopes[inner].escapes.items():
                 escapes.setdefault(error, route)
         catchers: list[State] = []
-        # Specific errors first: `States.ALL` must be the last catcher.
-        for error in sorted(escapes, key=lambda e: (e == "States.ALL", e)):
-            target, target_scope, result_path = escapes[error]
-            if error == "States.ALL":
-                result_path = f"$.failures.{key}"
-            catchers += self.catch(scope, error, target, target_scope, result_path)
+        for error in sorted(e for e in escapes if e != "States.ALL"):
+            catchers += self.catch(scope, error, *escapes[error])
+        returning = returns.parallel_catcher(self, scope, name, node.branch_scopes)
+        if returning:
+            catchers.append(returning.pop("catcher"))
+        if "States.ALL" in escapes:  # an action failed in a branch; it must be the last catcher
+            target, target_scope, _ = escapes["States.ALL"]
+            catchers += self.catch(scope, "States.ALL", target, target_scope, f"$.failures.{key}")
         state: State = {"Type": "Parallel", "Branches": branches, "ResultPath": f"$.parallel.{key}"}
         if catchers:
             state["Catch"] = catchers
         self.add(scope, name, state, next_name)
-
-    # --- the end of a run -------------------------------------------------------------------
-
-    def outcome_tail(self, first_step: str) -> None:
-        states = self.scopes[ROOT].states
-        has_actions = any(isinstance(n, ActionNode) for n in self.ir.walk())
-        on_entry: dict[str, str] = {}
-        for outcome in ("approved", "rejected", "withdrawn"):
-            on_entry[outcome] = self.on_outcome_chain(outcome)
-        undo_entry = self.compensation_chain(on_entry)
-        for outcome in ("approved", "rejected", "withdrawn", "failed"):
-            if outcome == "failed" and not has_actions:
-                continue
-            then = on_entry.get(outcome, self.record) if outcome == "approved" or undo_entry is None else undo_entry
-            states[self.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
-        finish = self.invoke(FINISH, self.finish_payload())
-        finish["ResultPath"] = None
-        # Recording the outcome also archives the approval: worth retrying whatever went wrong,
-        # and safe to (the function does nothing twice).
-        finish["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
-        if has_actions:
-            check, failed, done = self.unique("Outcome failed?"), self.unique("Approval failed"), self.unique("Done")
-            self.add(ROOT, self.record, finish, check)
-            rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
-            states[check] = {"Type": "Choice", "Choices": [rule], "Default": done}
-            states[failed] = {"Type": "Fail", "Error": ApprovalError.FAILED.value,
-                              "Cause": "an action failed; see the history"}
-            states[done] = {"Type": "Succeed"}
-        else:
-            self.add(ROOT, self.record, finish, None)
-        if self.ir.needs_resubmission:
-            self.resubmission(first_step)
-
-    def on_outcome_chain(self, outcome: str) -> str:
-        actions = self.ir.on_actions.get(outcome, ())
-        names = [self.unique(f"On {outcome}: {a.function}") for a in actions]
-        for i, (action, name) in enumerate(zip(actions, names, strict=True)):
-            key = f"on_{outcome}_{i + 1}"
-            state = self.action_state(action, f"on_{outcome}")
-            state["ResultPath"] = f"$.actions.{key}"
-            after = names[i + 1] if i + 1 < len(names) else self.record
-            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failures.{key}", "Next": after}]
-            self.add(ROOT, name, state, after)
-        return names[0] if names else self.record
-
-    def compensation_chain(self, on_entry: dict[str, str]) -> str | None:
-        """Undo the actions that succeeded, last first, then go on by outcome."""
-        if not self.compensations:
-            return None
-        states = self.scopes[ROOT].states
-        checks = [self.unique(f"Undo {node.id}?") for node, _ in reversed(self.compensations)]
-        undos = [self.unique(f"Undo {node.id}") for node, _ in reversed(self.compensations)]
-        routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry[o] != self.record]
-        after = self.record
-        if routes:
-            after = self.unique("After compensation")
-            choices = [{"Variable": "$.outcome", "StringEquals": o, "Next": t} for o, t in routes]
-            states[after] = {"Type": "Choice", "Choices": choices, "Default": self.record}
-        for i, (node, path) in enumerate(reversed(self.compensations)):
-            nxt = checks[i + 1] if i + 1 < len(checks) else after
-            rule = {"Variable": path, "IsPresent": True, "Next": undos[i]}
-            states[checks[i]] = {"Type": "Choice", "Choices": [rule], "Default": nxt}
-            assert node.compensate is not None
-            payload = {**self.context(), "step": node.id, "result.$": f"{path}.value"}
-            undo = self.invoke(node.compensate, payload)
-            undo["ResultPath"] = None
-            undo["Retry"] = [
-                {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
-            ]
-            key = result_key(node.id)
-            undo["Catch"] = [
-                {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.compensation_failures.{key}", "Next": nxt}
-            ]
-            self.add(ROOT, undos[i], undo, nxt)
-        return checks[0]
-
-    def finish_payload(self) -> dict[str, Any]:
-        return {
-            **self.context(),
-            "outcome.$": "$.outcome",
-            # Leaf steps only: a branch or parallel is not a step anyone sees in the approval.
-            "steps": [n.id for n in self.ir.walk() if not isinstance(n, BranchNode | ParallelNode)],
-            "cc": list(self.ir.cc),
-            "notify": {o: self.outcome_notify(o, v) for o, v in self.ir.notify.items() if v},
-            "state.$": "$",
-        }
-
-    def outcome_notify(self, outcome: str, to: tuple[Any, ...]) -> dict[str, Any]:
-        """`{"to": [specs], "message": text}` for an outcome's notifies; no `message` when the flow
-        gave none. (Machines compiled before the message was passed on send the bare list of specs.)"""
-        found: dict[str, Any] = {"to": list(to)}
-        message = self.ir.notify_messages.get(outcome)
-        if message is not None:
-            found["message"] = message
-        return found
-
-    def resubmission(self, first_step: str) -> None:
-        payload = {
-            "task_token.$": "$$.Task.Token",
-            **self.context(),
-            "input.$": "$.input",
-            "kind": "resubmit",
-            "step": RESUBMIT_STEP,
-            "stage": 0,
-            "spec": {
-                "title": "Resubmission",
-                "approvers": [{"requester": True}],
-                "mode": "any",
-                "timeout_seconds": RESUBMIT_TIMEOUT,
-                "remind_seconds": [],
-                "allow": [],
-                "return_to": [],
-            },
-            "settings": {},  # a resubmission is the requester's: never auto-approved, never unstaffed
-        }
-        state = self.invoke(OPEN_STEP, payload, token=True)
-        state["ResultPath"] = "$.input"
-        state["TimeoutSeconds"] = RESUBMIT_TIMEOUT
-        state["Retry"] = [self.transient_retry()]
-        state["Catch"] = [
-            {
-                "ErrorEquals": ["States.Timeout", ApprovalError.WITHDRAWN.value],
-                "ResultPath": "$.error",
-                "Next": self.outcome["withdrawn"],
-            }
-        ]
-        self.add(ROOT, self.resubmit, state, first_step)
+        self.scopes[scope].states.update(returning)  # the Pass after the Parallel it belongs to
 
 
 @dataclass(frozen=True)
@@ -482,12 +361,17 @@ class Emitted:
 
 
 def emit(ir: FlowIR) -> Emitted:
-    em = _Emitter(ir)
+    em = Emitter(ir)
     start = em.sequence(ir.steps, ROOT, em.outcome["approved"])
     assert start is not None  # a flow has at least one step
-    em.outcome_tail(start)
+    returns.close(em, ROOT)
+    outcome_tail(em, start)
     root = em.scopes[ROOT].states
     ordered = {start: root[start]} | {k: v for k, v in root.items() if k != start}
+    kept = returns.targets_state(em, start)
+    if kept:
+        ordered = kept | ordered
+        start = next(iter(kept))
     comment = f"{ir.title or ir.flow}: flow {ir.flow} version {ir.version}, compiled by dsl_compiler"
     definition = {"Comment": comment, "StartAt": start, "States": ordered}
     return Emitted(definition, tuple(sorted(em.functions)))

@@ -163,6 +163,17 @@ def _walk(seq: Sequence) -> Any:
                 yield from _walk(branch)
 
 
+def _returnable(seq: Sequence) -> Any:
+    """The ids of the approvals of `seq` and of its branches' cases, not of its parallels' branches."""
+    for node in seq:
+        if isinstance(node, ApprovalNode):
+            yield node.id
+        elif isinstance(node, BranchNode):
+            for _, case in node.cases:
+                yield from _returnable(case)
+            yield from _returnable(node.default)
+
+
 def _json(spec: Any) -> Json:
     return spec.model_dump(mode="json", exclude_none=True)
 
@@ -250,9 +261,10 @@ class _Builder:
                 )
                 default = self.sequence(step.default or [], (*here, "default"), scope, tuple(visible))
                 nodes.append(BranchNode(step.id, step.title, when, cases, default))
-                # A later step may return to any approval of any case: the runtime checks it ran.
-                visible.extend(n.id for _, case in cases for n in _walk(case) if isinstance(n, ApprovalNode))
-                visible.extend(n.id for n in _walk(default) if isinstance(n, ApprovalNode))
+                # A later step may return to any approval of any case (the runtime checks it ran),
+                # but not to one inside a parallel in a case: as for any earlier parallel's.
+                visible.extend(n for _, case in cases for n in _returnable(case))
+                visible.extend(_returnable(default))
             elif isinstance(step, ParallelStep):
                 branch_scopes = []
                 branches = []

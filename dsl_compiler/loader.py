@@ -138,7 +138,9 @@ class _Builder:
     def build(self, raw: yaml.Node, depth: int = 1) -> Node:
         loc = self.loc(raw)
         problem = self.kind_problem(raw)
-        if problem is None and depth > MAX_DEPTH:  # aliases can nest deeper than the text does
+        # Aliases can nest deeper than the text does. Collections count, as while composing: a
+        # scalar in the 64th is fine (counting it made a valid flow's leaf an error, then a wrong type).
+        if problem is None and depth > MAX_DEPTH and isinstance(raw, yaml.CollectionNode):
             problem = f"nested more than {MAX_DEPTH} levels deep"
         if problem is not None:
             self.sink.add(loc, problem)

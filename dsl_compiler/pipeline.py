@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir as ir_stage
+from .definition import MAX_DEFINITION_BYTES, deployed_size, emitter_bugs
 from .emit import emit
 from .errors import CompileError, DslError, ErrorSink, Location
 from .loader import load
@@ -61,16 +62,33 @@ def check_text(text: str, file: str, sink: ErrorSink) -> ValidatedFlow | None:
 
 def compile_text(text: str, file: str = "<flow>") -> CompiledFlow:
     sink = ErrorSink()
+    compiled = _compile(text, file, sink)
+    if compiled is None:
+        raise CompileError(sink.sorted())
+    return compiled
+
+
+def _compile(text: str, file: str, sink: ErrorSink) -> CompiledFlow | None:
+    """The compiled flow, or None with every problem in `sink`, those only compiling shows included."""
     flow = check_text(text, file, sink)
     if flow is None or sink:
-        raise CompileError(sink.sorted())
+        return None
     compiled = _compile_validated(flow, text)
     try:  # the last guard: what is written must be strict, UTF-8-encodable JSON
         for output in (compiled.asl_json(), compiled.manifest_json()):
             output.encode("utf-8")
     except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
-        raise CompileError([DslError(Location(file, 1, 1), f"the compiled output is not valid JSON: {exc}")]) from exc
-    return compiled
+        sink.add(Location(file, 1, 1), f"the compiled output is not valid JSON: {exc}")
+        return None
+    # Never ship a machine AWS would refuse, even when the compiler is wrong.
+    for bug in emitter_bugs(compiled.definition):
+        sink.add(Location(file, 1, 1), f"internal error, please report this flow: {bug}")
+    size = deployed_size(compiled.definition)
+    if size > MAX_DEFINITION_BYTES:
+        sink.add(flow.steps_at or Location(file, 1, 1), f"the definition would be {size:,} bytes, over AWS's 1 MB "
+                 f"({MAX_DEFINITION_BYTES:,} bytes with each function ARN at its longest): use fewer steps, or split "
+                 "the flow")
+    return None if sink else compiled
 
 
 def compile_file(path: str | Path) -> CompiledFlow:
@@ -89,12 +107,13 @@ def _compile_validated(flow: ValidatedFlow, source: str) -> CompiledFlow:
 
 
 def validate_files(paths: list[str]) -> list[DslError]:
-    """Every problem of every file, in file order then position."""
+    """Every problem of every file, in file order then position (a valid flow is compiled too: its
+    size is known only then)."""
     problems: list[DslError] = []
     for path in paths:
         sink = ErrorSink()
         text = read(path, sink)
         if text is not None:
-            check_text(text, path, sink)
+            _compile(text, path, sink)
         problems.extend(sink.sorted())
     return problems

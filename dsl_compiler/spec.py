@@ -43,17 +43,24 @@ def _operand(operand: cond.Operand) -> tree.FieldRef | tree.Constant:
 
 
 def condition_tree(expr: cond.Expr) -> tree.Condition:
-    """A checked condition as the manifest carries it (offsets dropped: they only locate errors)."""
+    """A checked condition as the manifest carries it (offsets dropped: they only locate errors;
+    comparisons of conditions written as the conditions they are: `cond.lower`)."""
+    return _tree(cond.lower(expr))
+
+
+def _tree(expr: cond.Expr) -> tree.Condition:
     if isinstance(expr, cond.And):
-        return tree.And(op="and", args=(condition_tree(expr.left), condition_tree(expr.right)))
+        return tree.And(op="and", args=(_tree(expr.left), _tree(expr.right)))
     if isinstance(expr, cond.Or):
-        return tree.Or(op="or", args=(condition_tree(expr.left), condition_tree(expr.right)))
+        return tree.Or(op="or", args=(_tree(expr.left), _tree(expr.right)))
     if isinstance(expr, cond.Not):
-        return tree.Not(op="not", arg=condition_tree(expr.expr))
+        return tree.Not(op="not", arg=_tree(expr.expr))
     if isinstance(expr, cond.Compare):
+        assert not isinstance(expr.left, cond.Expr)  # lowered
         return tree.Compare(op=expr.op, left=_operand(expr.left), right=_operand(expr.right))
     if isinstance(expr, cond.In):
-        return tree.InList(op="in", field=expr.field.path, values=tuple(v.value for v in expr.values))
+        assert isinstance(expr.left, cond.Field)  # lowered
+        return tree.InList(op="in", field=expr.left.path, values=tuple(v.value for v in expr.values))
     if isinstance(expr, cond.Has):
         return tree.Has(op="has", field=expr.field.path)
     if isinstance(expr, cond.IsTrue):

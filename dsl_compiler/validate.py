@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from approvals.contract.names import machine_name, result_key
 
-from . import conditions
+from . import conditions, paths
 from .durations import parse_duration
 from .errors import ErrorSink, Location
 from .loader import Node, Path
@@ -47,6 +47,7 @@ class ValidatedFlow:
     spec: FlowSpec
     file: str
     conditions: Mapping[Path, conditions.Expr] = field(default_factory=dict)
+    steps_at: Location | None = None  # where a problem of the compiled machine as a whole is reported
 
     @property
     def field_types(self) -> dict[str, str]:
@@ -67,7 +68,7 @@ def validate(root: Node, file: str, sink: ErrorSink) -> ValidatedFlow | None:
     checker.run()
     if sink:
         return None
-    return ValidatedFlow(spec, file, checker.parsed)
+    return ValidatedFlow(spec, file, checker.parsed, root.key_locs.get("steps", root.loc))
 
 
 def _valid_parts(data: dict[str, Any]) -> tuple[dict[str, InputFieldSpec], list[Any | None]]:
@@ -281,11 +282,45 @@ class _Checker:
             self.error((*path, "users"), "a user is listed twice")
 
     def check_action_input(self, path: Path, mapping: dict[str, Any] | None) -> None:
+        self.check_payload_keys((*path, "input"), mapping)
         for key, value in (mapping or {}).items():
             if isinstance(value, str) and value.startswith("$"):
-                name = value[2:].split(".")[0] if value.startswith("$.") else ""
-                if name not in self.fields:
-                    self.error((*path, "input", key), f"'{value}' does not name a declared input field")
+                problem = self.input_path_problem(value)
+                if problem is not None:
+                    self.error((*path, "input", key), problem)
+
+    def check_payload_keys(self, path: Path, value: Any) -> None:
+        """Step Functions reads a key ending in '.$' anywhere in a Task's Parameters as a path
+        (AWS refuses the definition when its value is not one): such keys cannot be passed on."""
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if isinstance(key, str) and key.endswith(".$"):
+                parent = self.root.find(path)[0]
+                self.sink.add(parent.key_locs.get(key, parent.loc), f"input key '{_clip(key)}' ends in '.$', which "
+                              "Step Functions reads as a path: rename it")
+            self.check_payload_keys((*path, key), item)
+
+    def input_path_problem(self, value: str) -> str | None:
+        """Why `$.field.sub...` in an action's input is not a path the machine can read (None if it is)."""
+        names = value[2:].split(".") if value.startswith("$.") else [""]
+        declared = self.fields.get(names[0])
+        if declared is None:
+            if value.startswith("$.") and value[2:] in self.fields:  # a declared name with a '.' in it
+                return f"'{_clip(value)}': {paths.unreadable(value[2:])}"
+            return f"'{_clip(value)}' does not name a declared input field"
+        if "" in names:
+            return f"'{_clip(value)}' has an empty name after '.'"
+        bad = next((n for n in names if not paths.is_path_name(n)), None)
+        if bad is not None:
+            return f"'{_clip(value)}': {paths.unreadable(bad)}"
+        if len(names) > 1 and declared.type != "object":
+            return f"{declared.type} field '{names[0]}' has no field '{_clip(names[1])}'"
+        if not declared.required and declared.default is None:
+            # A Parameters path that finds nothing fails the execution (States.Runtime), which no
+            # Catch handles: the run would end without an outcome.
+            return (f"'{_clip(value)}' reads optional field '{names[0]}', which has no default: the run would fail "
+                    "here when it is absent (make it required: true or give it a default)")
+        return None
 
     def check_wait(self, path: Path, step: WaitStep) -> None:
         if (step.duration is None) == (step.until is None):
@@ -297,6 +332,8 @@ class _Checker:
                 self.error(
                     (*path, "until"), f"until must be '$.field' naming a declared string field, not '{step.until}'"
                 )
+            elif not paths.is_path_name(name):
+                self.error((*path, "until"), f"until: {paths.unreadable(name)}")
             elif not declared.required:
                 # Step Functions fails the run at a Wait whose TimestampPath finds nothing.
                 self.error((*path, "until"), f"until field '{name}' must be required: true, or the run fails at "
@@ -310,11 +347,26 @@ class _Checker:
         except conditions.ConditionError as exc:
             self.sink.add(node.loc_at(min(exc.offset, end)), exc.message)
             return
-        problems = conditions.check(expr, self.types)
-        for problem in problems:
+        problems = conditions.check(expr, self.types) + self.unreadable_fields(expr)
+        for problem in sorted(problems, key=lambda p: p.offset):
             self.sink.add(node.loc_at(min(problem.offset, end)), problem.message)
         if not problems:
             self.parsed[path] = expr
+
+
+    def unreadable_fields(self, expr: conditions.Expr) -> list[conditions.ConditionError]:
+        """Declared fields a Choice rule cannot read: CEL takes `_x`, a Step Functions path does not."""
+        found = []
+        for f in conditions.fields_of(expr):
+            if f.path[0] in self.types:
+                bad = next((n for n in f.path if not paths.is_path_name(n)), None)
+                if bad is not None:
+                    found.append(conditions.ConditionError(paths.unreadable(bad), f.offset))
+        return found
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _fits(kind: str, value: Any) -> bool:
@@ -336,8 +388,6 @@ def fixed_user_count(approvers: list[Any]) -> int | None:
     if all(isinstance(s, UsersSpec) for s in approvers):
         return len({u for s in approvers for u in s.users})
     return None
-
-
 
 
 def walk_steps(steps: list[Any], path: Path) -> Iterator[tuple[Path, Any]]:

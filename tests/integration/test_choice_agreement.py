@@ -149,7 +149,10 @@ CONDITIONS = st.recursive(
         st.builds(lambda a, b: f"({a}) || ({b})", sub, sub),
         st.builds(lambda a, b: f"{a} || {b}", sub, sub),
         st.builds(lambda a: f"!({a})", sub),
-        st.builds(lambda a: f"!{a}", sub),
+        # As in CEL, `!` binds tighter than a comparison: without parentheses it negates a primary
+        # (`!b`, `!has(x)`, `!s.contains("a")`, `!(...)`); `!n == 1` is `(!n) == 1`, a type error.
+        st.builds(lambda a: f"!{a}", st.one_of(BOOL_FIELD, st.builds(lambda f: f"has({f})", ANY_FIELD),
+                                               sub.map(lambda a: f"({a})"))),
     ),
     max_leaves=6,
 )

@@ -73,12 +73,14 @@ def test_parse_atoms(text: str, tree: object) -> None:
     assert parse(text) == tree
 
 
-def test_precedence_or_below_and_below_not_below_comparison() -> None:
+def test_precedence_or_below_and_below_comparison_below_not() -> None:
     a, b, c = (IsTrue(f(n, at=i), i) for n, i in (("a", 0), ("b", 5), ("c", 10)))
     assert parse("a || b && c") == Or(a, And(b, c, 5), 0)
     a, b, c = (IsTrue(f(n, at=i), i) for n, i in (("a", 0), ("b", 5), ("c", 10)))
     assert parse("a && b || c") == Or(And(a, b, 0), c, 0)
-    assert parse("!x == 1") == Not(Compare("==", f("x", at=1), Literal(1, 6), 1), 0)
+    # CEL's: `!` binds tighter than a comparison (this was `!(x == 1)` before conditions followed CEL)
+    assert parse("!x == 1") == Compare("==", Not(IsTrue(f("x", at=1), 1), 0), Literal(1, 6), 0)
+    assert parse("!(x == 1)") == Not(Compare("==", f("x", at=2), Literal(1, 7), 2), 0)
     # left-associative chains
     assert parse("a || b || c") == Or(Or(a, IsTrue(f("b", at=5), 5), 0), c, 0)
 

@@ -98,7 +98,10 @@ steps:
 
 def test_return_routes_by_error_name_and_resubmission_restarts() -> None:
     states = compile_file(ROOT / "flows" / "contract-review.yaml").definition["States"]
-    committee = {c["ErrorEquals"][0]: c["Next"] for c in states["Committee approval"]["Catch"]}
+    # One catcher for every return (emit_returns.py), to the router, which routes by error name.
+    last = states["Committee approval"]["Catch"][-1]
+    assert last == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.returned", "Next": "Returned to?"}
+    committee = {c["StringEquals"]: c["Next"] for c in states["Returned to?"]["Choices"]}
     assert committee["Approval.Returned.legal"] == "Legal approval"
     assert committee["Approval.Returned.requester"] == "Wait for resubmission"
     resubmit = states["Wait for resubmission"]

@@ -52,3 +52,12 @@ def test_deep_nesting_is_located_not_a_recursion_error() -> None:
     text = FLOW.replace("*deep", "[" * 5000 + "]" * 5000)
     # The step's `input` is at level 4, so the first '[' (column 16) is level 5.
     assert errors(text) == [f"f.yaml:7:{16 + MAX_DEPTH - 4}: error: YAML: nested more than {MAX_DEPTH} levels deep"]
+
+
+def test_a_value_inside_the_deepest_collection_allowed_is_fine() -> None:
+    # Found by bench/compiler_fuzz.py: the value (not a collection) in the 64th level was "too deep",
+    # then reported again as a value of the wrong type.
+    text = FLOW.replace("*deep", "[" * (MAX_DEPTH - 4) + "1" + "]" * (MAX_DEPTH - 4))
+    compile_text(text, "f.yaml")
+    assert errors(text.replace("[1]", "[[1]]")) == [
+        f"f.yaml:7:{16 + MAX_DEPTH - 4}: error: YAML: nested more than {MAX_DEPTH} levels deep"]
