@@ -25,6 +25,7 @@ LAMBDA_TRANSIENT = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
 ]
 ROOT = 0
 

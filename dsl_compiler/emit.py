@@ -242,6 +242,7 @@ class Emitter:
         settings = {k: v for k, v in self.ir.settings.items() if k in ("auto_approve", "if_no_approvers")}
         return {
             "task_token.$": "$$.Task.Token",
+            "entered_at.$": "$$.State.EnteredTime",  # the same on a retried invoke, whose token is new
             **self.context(),
             "input.$": "$.input",
             "kind": "approval",

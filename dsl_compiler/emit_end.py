@@ -125,6 +125,7 @@ def outcome_notify(em: Emitter, outcome: str, to: tuple[Any, ...]) -> dict[str, 
 def resubmission(em: Emitter, first_step: str) -> None:
     payload = {
         "task_token.$": "$$.Task.Token",
+        "entered_at.$": "$$.State.EnteredTime",
         **em.context(),
         "input.$": "$.input",
         "kind": "resubmit",

@@ -88,7 +88,7 @@ def step_item(approval: Approval, s: Step) -> dict[str, Any]:
         "remind_seconds": s.remind_seconds, "reminders_sent": s.reminders_sent,
         "last_reminded_at": s.last_reminded_at, "signal": s.signal, "outcome": s.outcome,
         "signers": [x.to_dict() for x in s.signers], "transfers": [t.to_dict() for t in s.transfers],
-        "delegates": s.delegates,
+        "delegates": s.delegates, "entered_at": s.entered_at,
     }
     due = next_reminder(s)
     if s.callback == "pending" and s.task_token:

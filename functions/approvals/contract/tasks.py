@@ -52,6 +52,9 @@ class OpenStepInput(TaskContext):
     stage: int = 0
     spec: OpenStageSpec
     settings: dict[str, Any] = Field(default_factory=dict)  # auto_approve, if_no_approvers
+    # $$.State.EnteredTime: the same for every retried invoke of one Task entry (each brings a new
+    # token), so a retry finds the stage it opened. Machines compiled before it was passed send none.
+    entered_at: str | None = None
 
 
 class StepTimedOutInput(TaskContext):

@@ -152,6 +152,9 @@ class Step:
     callback: str | None = None
     kind: str = "approval"  # or "resubmit" (the requester is asked to resubmit)
     machine_stage: int = 0
+    # When the machine entered the Task that opened this stage ($$.State.EnteredTime): the same for
+    # every retried invoke of that Task, so a retry (which brings a new token) finds its stage.
+    entered_at: str | None = None
     allow: list[str] = field(default_factory=list)
     return_to: list[str] = field(default_factory=list)
     remind_seconds: list[int] = field(default_factory=list)

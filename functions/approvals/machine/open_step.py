@@ -67,6 +67,15 @@ def _auto_approved(settings: Mapping[str, Any], approval: Approval, assignees: S
     return bool(assignees) and all(user in exempt for user in assignees)
 
 
+def _same_entry(approval: Approval, event: OpenStepInput) -> Step | None:
+    """The stage an earlier invoke of this same Task entry opened, if any (by $$.State.EnteredTime)."""
+    if not event.entered_at:
+        return None  # a machine compiled before the entry time was passed on
+    found = [s for s in approval.steps if s.step == event.step and s.machine_stage == event.stage
+             and s.entered_at == event.entered_at]
+    return max(found, key=lambda s: s.stage) if found else None
+
+
 def _new_stage(event: OpenStepInput, approval: Approval, at: str, now: datetime) -> Step:
     """The stage item a (re)opening creates: numbered after every earlier stage of the step."""
     spec = event.spec
@@ -77,7 +86,7 @@ def _new_stage(event: OpenStepInput, approval: Approval, at: str, now: datetime)
         mode=parse_mode(spec.mode).to_json(), task_token=event.task_token, opened_at=at,
         deadline=iso(now + timedelta(seconds=timeout)) if timeout else None, title=spec.title,
         kind=event.kind, machine_stage=event.stage, allow=list(spec.allow), return_to=list(spec.return_to),
-        remind_seconds=list(spec.remind_seconds),
+        remind_seconds=list(spec.remind_seconds), entered_at=event.entered_at,
     )
 
 
@@ -93,6 +102,14 @@ def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]
     def change(approval: Approval, now: datetime) -> Change | None:
         if any(s.task_token == token for s in approval.steps):
             return None  # the same Task invoked us again: already done
+        attempt = _same_entry(approval, event)
+        if attempt is not None:
+            # A retried invoke of the Task that opened `attempt` (a Lambda error, a lost answer): Step
+            # Functions now waits on the new token only. An open stage takes it; a stage settled
+            # meanwhile (its decision completed the old token in vain) hands its outcome to it.
+            was_settled = attempt.status is not StepStatus.OPEN
+            renewed = replace(attempt, task_token=token, callback="pending" if was_settled else attempt.callback)
+            return Change(steps=[StepWrite(renewed, expect=frozenset({attempt.status}))], result=renewed)
         at = iso(now)
         stage = _new_stage(event, approval, at, now)
         previous = approval.current(step_id)

@@ -44,6 +44,9 @@ def _asl(state_machine: str) -> str:
     return (STATEMACHINES / f"{state_machine}.asl.json").read_text(encoding="utf-8")
 
 
+ENTERED_AT = "2026-12-01T09:00:00.000Z"
+
+
 def _states(states: Mapping[str, Any], parent: str | None = None) -> Iterator[tuple[str, dict[str, Any], str | None]]:
     """Every state, those in Parallel branches included, with the Parallel it is in."""
     for name, state in states.items():
@@ -56,13 +59,42 @@ def _path(expr: str, state: Mapping[str, Any], token: str | None) -> Any:
     if expr == "$$.Task.Token":
         assert token is not None, "only a waitForTaskToken Task has a token"
         return token
+    if expr == "$$.State.EnteredTime":
+        return ENTERED_AT  # Run.open gives each entry its own
     if expr == "$":
         return copy.deepcopy(state)
+    if expr.startswith("States."):
+        return _intrinsic(expr, state, token)
     assert expr.startswith("$."), f"unsupported path {expr!r}"
     value: Any = state
     for part in expr[2:].split("."):
         value = value[part]
     return copy.deepcopy(value)
+
+
+def _intrinsic(expr: str, state: Mapping[str, Any], token: str | None) -> Any:
+    """The intrinsic functions the compiler writes: States.ArrayGetItem, States.ArrayPartition,
+    States.JsonToString, their arguments paths or integers."""
+    name, _, rest = expr.partition("(")
+    assert rest.endswith(")"), expr
+    args, depth, current = [], 0, ""
+    for char in rest[:-1]:
+        if char == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+            continue
+        depth += (char == "(") - (char == ")")
+        current += char
+    args.append(current.strip())
+    values = [int(a) if a.lstrip("-").isdigit() else _path(a, state, token) for a in args]
+    if name == "States.ArrayPartition":
+        items, size = values
+        return [items[i:i + size] for i in range(0, len(items), size)]
+    if name == "States.ArrayGetItem":
+        return values[0][values[1]]
+    if name == "States.JsonToString":
+        return json.dumps(values[0], separators=(",", ":"))
+    raise AssertionError(f"unsupported intrinsic {name}")
 
 
 def _resolve(template: Any, state: Mapping[str, Any], token: str | None) -> Any:
@@ -110,6 +142,23 @@ class Run:
         self.parents = {name: parent for name, _, parent in found if parent is not None}
         self.opened: list[dict[str, Any]] = []  # what OpenStepFunction returned, in order
         self._tokens = 0
+        self.start = self._through_passes(str(json.loads(_asl(execution.state_machine))["StartAt"]))
+
+    def _through_passes(self, name: str) -> str:
+        """Run the Pass states from `name` on (the return targets a machine sets first), and the
+        return router (a Choice on `$.returned.Error`): the first state a test drives."""
+        while True:
+            state = self.states[name]
+            if state["Type"] == "Pass" and state.get("ResultPath") == "$.return_targets":
+                _set(self.state, state.get("ResultPath", "$"), copy.deepcopy(state["Result"]))
+                name = str(state["Next"])
+            elif state["Type"] == "Choice" and state["Choices"] and all(
+                    rule.get("Variable") == "$.returned.Error" for rule in state["Choices"]):
+                error = self.state["returned"]["Error"]
+                name = next((str(r["Next"]) for r in state["Choices"] if r.get("StringEquals") == error),
+                            str(state["Default"]))
+            else:
+                return name
 
     def payload(self, name: str, token: str | None = None) -> dict[str, Any]:
         task = self.states[name]
@@ -126,7 +175,8 @@ class Run:
         """Enter the waitForTaskToken Task `name`: its token is waited on, OpenStepFunction called."""
         assert self.states[name]["Resource"].endswith(".waitForTaskToken"), name
         token = self.rt.sfn.wait_on(self.new_token(name))
-        payload = self.payload(name, token)
+        # Each entry of a Task has its own $$.State.EnteredTime (a retried invoke would share it).
+        payload = {**self.payload(name, token), "entered_at": f"2026-12-01T09:00:00.{self._tokens:03d}Z"}
         self.opened.append(open_step(task_event(open_step, payload), rt=self.rt))
         return token
 
@@ -147,7 +197,7 @@ class Run:
             for catch in self.states[where].get("Catch") or ():
                 if done.error in catch["ErrorEquals"] or "States.ALL" in catch["ErrorEquals"]:
                     _set(self.state, catch.get("ResultPath", "$"), {"Error": done.error, "Cause": done.cause})
-                    return str(catch["Next"])
+                    return self._through_passes(str(catch["Next"]))
             where = self.parents.get(where)
         raise AssertionError(f"nothing catches {done.error} from {name}: the execution would fail")
 

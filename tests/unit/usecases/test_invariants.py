@@ -14,6 +14,7 @@ from approvals.commands.start import start_approval
 from approvals.commands.withdraw import withdraw
 from approvals.domain import ApprovalFinished, StaleRevision
 from approvals.domain.archive_document import decode
+from approvals.machine.open_step import open_step
 from approvals.queries.preview import preview
 from approvals.sweeps.callbacks import sweep_callbacks
 from approvals.sweeps.outbox import sweep_outbox
@@ -22,7 +23,7 @@ from approvals.unit_of_work.ports import WriteContended
 from approvals.unit_of_work.read_modify_write import BACKOFF_BASE, BACKOFF_CAP, MAX_ATTEMPTS, backoff
 from tests.fakes import MemoryRuntime
 
-from .machine import TENANT, begin
+from .machine import TENANT, Run, begin, task_event
 
 LEAVE = {"days": 1, "start_date": "2026-12-10"}
 
@@ -129,3 +130,37 @@ def test_the_wait_grows_to_a_cap() -> None:
     widest = [backoff(n, draw=lambda low, high: high) for n in range(10)]
     assert widest[:4] == [BACKOFF_BASE, 2 * BACKOFF_BASE, 4 * BACKOFF_BASE, 8 * BACKOFF_BASE]
     assert max(widest) == BACKOFF_CAP and all(backoff(n, draw=lambda low, high: low) == 0 for n in range(10))
+
+
+def _retry_invoke(rt: MemoryRuntime, run: Run, name: str, entered_at: str) -> str:
+    """Step Functions retrying the invoke of Task `name` (same entry, a new token)."""
+    token = rt.sfn.wait_on(run.new_token(name))
+    payload = {**run.payload(name, token), "entered_at": entered_at}
+    run.opened.append(open_step(task_event(open_step, payload), rt=rt))
+    return token
+
+
+def test_a_retried_open_with_a_new_token_reuses_its_stage(rt: MemoryRuntime) -> None:
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    first = rt.sfn.wait_on(run.new_token("Manager approval"))
+    payload = {**run.payload("Manager approval", first), "entered_at": "2026-12-01T09:00:00.000Z"}
+    open_step(task_event(open_step, payload), rt=rt)
+    rt.sfn.time_out(first)  # the retry's token replaces it: the first can no longer complete the Task
+    second = _retry_invoke(rt, run, "Manager approval", "2026-12-01T09:00:00.000Z")
+    (stage,) = rt.store.load(TENANT, run.id).steps  # one stage, not a second one
+    assert stage.task_token == second and len(rt.events.of("Step Opened")) == 1
+    decide(TENANT, run.id, "manager", "bob", "approve", rt=rt)
+    assert [c.token for c in rt.sfn.completions] == [second]
+
+
+def test_a_retried_open_after_the_stage_settled_hands_its_outcome_to_the_new_token(rt: MemoryRuntime) -> None:
+    run = begin(rt, "leave-request", "ann", LEAVE)
+    first = rt.sfn.wait_on(run.new_token("Manager approval"))
+    payload = {**run.payload("Manager approval", first), "entered_at": "2026-12-01T09:00:00.000Z"}
+    open_step(task_event(open_step, payload), rt=rt)
+    rt.sfn.time_out(first)  # Step Functions retried the invoke: the first token is dead
+    decide(TENANT, run.id, "manager", "bob", "reject", rt=rt)  # completes the dead token in vain
+    assert rt.sfn.completions == [] and rt.store.load(TENANT, run.id).steps[0].callback == "gone"
+    second = _retry_invoke(rt, run, "Manager approval", "2026-12-01T09:00:00.000Z")
+    assert [(c.token, c.succeeded, c.error) for c in rt.sfn.completions] == [(second, False, "Approval.Rejected")]
+    assert len(rt.store.load(TENANT, run.id).steps) == 1 and len(rt.events.of("Decision Recorded")) == 1
