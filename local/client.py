@@ -284,8 +284,9 @@ def step_statuses(approval: Mapping[str, Any]) -> dict[str, str]:
 
 
 def chain_links(history: Mapping[str, Any]) -> bool:
-    """Does every event of a history carry the hash of the one before it, numbered 1, 2, ...?"""
-    events = list(history["events"])
+    """Does every event of a history carry the hash of the one before it, numbered 1, 2, ...?
+    (Decisions, `seq` null, are not links of the chain: api.md, "History".)"""
+    events = [e for e in history["events"] if e["seq"] is not None]
     numbered = [e["seq"] for e in events] == list(range(1, len(events) + 1))
     return numbered and all(e["prev_hash"] == p["hash"] for p, e in zip(events, events[1:], strict=False))
 

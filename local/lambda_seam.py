@@ -25,6 +25,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from . import faults
+
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 
 # os.environ is process-wide while Parallel/Map states run tasks in threads: one invocation at
@@ -97,11 +99,15 @@ def invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, boo
         log_group_name=f"/aws/lambda/{self.function_name}",
     )
     errored = False
-    with _ENV_LOCK, _environment(_function_env(self)):
+    with _ENV_LOCK, _environment(_function_env(self)), faults.in_function(self.function_name):
         try:
             result = _resolve(str(self.handler))(event if event is not None else {}, context)
             payload = json.dumps(result, default=str)
             logs = ""
+        except faults.ProcessDied as died:  # injected (local/faults.py): what Step Functions reports of a crash
+            errored = True
+            payload = json.dumps({"errorType": "Lambda.Unknown", "errorMessage": f"Runtime exited: {died}"})
+            logs = "".join(traceback.format_exception(died))
         except Exception as error:  # every failure becomes Lambda's error payload
             errored = True
             payload = json.dumps({
@@ -137,7 +143,9 @@ def _serialize_interpreter_clients() -> None:
 
     def locked(*args: Any, **kwargs: Any) -> Any:
         with _ENV_LOCK:
-            return original(*args, **kwargs)
+            client = original(*args, **kwargs)
+        faults.hook_interpreter_client(client)  # Lambda's service errors, when faults are on
+        return client
 
     locked._under_env_lock = True  # type: ignore[attr-defined]
     module.boto_client_for = locked

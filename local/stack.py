@@ -29,7 +29,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import eventbridge, execution_events, lambda_seam, moto_fixes
+from . import eventbridge, execution_events, lambda_seam, moto_fixes, moto_tracking, moto_transactions
+from . import faults as _faults
 from .deploy import ROOT, Deployment, deploy
 from .deployed import DeployedStack
 
@@ -145,7 +146,10 @@ class MotoStack(DeployedStack):
         function_env: Mapping[str, str] | None = None,
         tenant: str = "acme",
         poll_interval: float = 0.05,
+        faults: _faults.FaultPlan | None = None,
     ) -> None:
+        """`faults`: inject AWS's failures (local/faults.py); by default none, unless
+        APPROVALS_FAULTS (`seed:rate`) is set."""
         self.time_scale = time_scale
         self.server = server
         self.port = port
@@ -167,6 +171,7 @@ class MotoStack(DeployedStack):
         self._queue_url = ""
         self._seen_events: list[dict[str, Any]] = []
         self._saved_sfn_config: dict[str, Any] = {}
+        self.faults = faults if faults is not None else _faults.from_environment(os.environ)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -220,7 +225,11 @@ class MotoStack(DeployedStack):
             self._mock = mock_aws(config=_SFN_CONFIG)
             self._mock.start()
         lambda_seam.install(extra_env)
+        moto_tracking.install()  # moto kept every item it ever made (docs/performance.md)
+        moto_transactions.install()  # before moto_fixes, whose lock wraps it
         moto_fixes.install()
+        if self.faults is not None:
+            _faults.install(self.faults)  # after moto_fixes: its lock wraps moto's methods, the faults wrap that
         KmsDigestFix.install()
         eventbridge.install()
         execution_events.install(self.client)
@@ -274,7 +283,10 @@ class MotoStack(DeployedStack):
             self._server = None
             default_user_config["stepfunctions"] = self._saved_sfn_config  # type: ignore[typeddict-item]
         lambda_seam.uninstall()
+        _faults.uninstall()  # before moto_fixes, whose wrappers it restores
         moto_fixes.uninstall()
+        moto_transactions.uninstall()
+        moto_tracking.uninstall()
         KmsDigestFix.uninstall()
         aws_clients.clear()
         self._clients.clear()
@@ -329,6 +341,20 @@ class MotoStack(DeployedStack):
         if self.runtime is None:
             raise RuntimeError("the local stack is not started")
         return self.runtime
+
+    # What tests read to see where a run is: never faulted (local/faults.py, `observing`).
+
+    def approval(self, approval_id: str, tenant: str | None = None) -> Approval:
+        with _faults.observing():
+            return super().approval(approval_id, tenant)
+
+    def describe(self, approval_id: str) -> dict[str, Any]:
+        with _faults.observing():
+            return super().describe(approval_id)
+
+    def audit(self, approval_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        with _faults.observing():
+            return super().audit(approval_id, tenant)
 
     def start_approval(
         self, flow: str, requester: str, input: Mapping[str, Any], *, version: int | None = None,
