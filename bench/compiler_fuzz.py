@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--asl-sample", type=int, default=20, metavar="N",
                         help="run asl-validator on every N-th accepted flow (default 20)")
+    parser.add_argument("--slow-seconds", type=float, default=SLOW, metavar="S",
+                        help="a case slower than S seconds a megabyte (at least S) is counted slow")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="write each break's flow into DIR")
     args = parser.parse_args(argv)
     run, started = Run(args.seed), time.perf_counter()
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if (took := time.perf_counter() - began) > SLOW * max(1.0, len(text) / 1e6):
+        if (took := time.perf_counter() - began) > args.slow_seconds * max(1.0, len(text) / 1e6):
             run.broke("slow", case, f"{took:.1f} s", text)
     sampled = asl_validate(run)
     seconds = time.perf_counter() - started

@@ -27,6 +27,10 @@ LAMBDA_TRANSIENT = [
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 ]
+# A function that crashed, timed out or ran out of memory (Step Functions reports all three so).
+# Retried only on the runtime's own Tasks, whose handlers do nothing twice; a flow's action is the
+# flow's to retry (`retry:`).
+LAMBDA_CRASHED = "Lambda.Unknown"
 ROOT = 0
 
 

@@ -18,6 +18,7 @@ from approvals.contract.names import ApprovalError, result_key
 from . import emit_returns as returns
 from .asl import (
     ACTION_FAILED,
+    LAMBDA_CRASHED,
     LAMBDA_TRANSIENT,
     NOTIFY,
     OPEN_STEP,
@@ -210,7 +211,7 @@ class Emitter:
             state["ResultPath"] = None
             if stage.timeout_seconds is not None:
                 state["TimeoutSeconds"] = stage.timeout_seconds
-            state["Retry"] = [self.transient_retry()]
+            state["Retry"] = self.runtime_retry()
             then = stage.on_timeout
             after_timeout: State | None = None
             if isinstance(then, Stage):
@@ -220,7 +221,7 @@ class Emitter:
                 timeout_target = self.unique(f"{human} {'approval' if stage.index == 0 else 'escalation'} timed out")
                 after_timeout = self.invoke(TIMED_OUT, self.timed_out_payload(node, stage, then))
                 after_timeout["ResultPath"] = None
-                after_timeout["Retry"] = [self.transient_retry()]
+                after_timeout["Retry"] = self.runtime_retry()
             catchers = self.catch(scope, "States.Timeout", timeout_target, scope, "$.error") if then else []
             state["Catch"] = catchers + self.decision_catchers(node, scope)
             self.add(scope, name, state, next_name)
@@ -266,12 +267,19 @@ class Emitter:
         return {**self.context(), "step": node.id, "stage": stage.index, "outcome": outcome}
 
     def transient_retry(self) -> State:
+        """Lambda's service errors, as AWS recommends for every Lambda Task."""
         return {
             "ErrorEquals": list(LAMBDA_TRANSIENT),
             "IntervalSeconds": 1,
             "MaxAttempts": RUNTIME_RETRY_ATTEMPTS,
             "BackoffRate": 2.0,
         }
+
+    def runtime_retry(self) -> list[State]:
+        """A runtime Task's retriers: Lambda's service errors, then a crash of the handler (which is
+        idempotent at every boundary, so the next attempt finishes what the dead one began)."""
+        crashed = {"ErrorEquals": [LAMBDA_CRASHED], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0}
+        return [self.transient_retry(), crashed]
 
     def action_state(self, node: OutcomeActionNode, step: str) -> State:
         payload = {**self.context(), "step": step, **map_input(node.input)}
@@ -280,8 +288,10 @@ class Emitter:
         if node.timeout_seconds is not None:
             state["TimeoutSeconds"] = node.timeout_seconds
         if node.attempts > 1:
+            # Lambda's service errors first, with their own count: they are not the action failing.
             retry = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": node.interval_seconds}
-            state["Retry"] = [{**retry, "MaxAttempts": node.attempts - 1, "BackoffRate": node.backoff}]
+            flows = {**retry, "MaxAttempts": node.attempts - 1, "BackoffRate": node.backoff}
+            state["Retry"] = [self.transient_retry(), flows]
         else:
             state["Retry"] = [self.transient_retry()]
         return state
@@ -303,10 +313,11 @@ class Emitter:
             self.compensations.append((node, f"{self.scopes[scope].prefix}.actions.{key}"))
 
     def notify(self, node: NotifyNode, scope: int, name: str, next_name: str | None) -> None:
-        payload = {**self.context(), "step": node.id, "to": list(node.to), "message": node.message or ""}
+        payload = {**self.context(), "step": node.id, "to": list(node.to), "message": node.message or "",
+                   "entered_at.$": "$$.State.EnteredTime"}  # the same on a retried invoke
         state = self.invoke(NOTIFY, payload)
         state["ResultPath"] = None
-        state["Retry"] = [self.transient_retry()]
+        state["Retry"] = self.runtime_retry()
         self.add(scope, name, state, next_name)
 
     def wait(self, node: WaitNode, scope: int, name: str, next_name: str | None) -> None:

@@ -145,7 +145,7 @@ def resubmission(em: Emitter, first_step: str) -> None:
     state = em.invoke(OPEN_STEP, payload, token=True)
     state["ResultPath"] = "$.input"
     state["TimeoutSeconds"] = RESUBMIT_TIMEOUT
-    state["Retry"] = [em.transient_retry()]
+    state["Retry"] = em.runtime_retry()
     state["Catch"] = [
         {
             "ErrorEquals": ["States.Timeout", ApprovalError.WITHDRAWN.value],

@@ -6,7 +6,9 @@ MemoryStore keeps what the DynamoDB adapter (approvals/adapters/store.py) does, 
 holds the same items (built by approvals.adapters.store_items, passed through the same DynamoDB
 value round trip, so numbers come back as DynamoDB gives them), and each change is one
 all-or-nothing "transaction" with the same conditions: the approval's revision (StaleRevision),
-a stage's `expect`/`may_create` (Conflict), new ids (ApprovalExists). The one index (gsi1) is
+a stage's `expect`/`may_create` and `ver` (StaleRevision), new ids (ApprovalExists), a vote's
+thresholds (StaleRevision) and its decision item (AlreadyDecided); a wide stage's inbox entries
+after its change. The one index (gsi1) is
 every item's `gsi1pk`/`gsi1sk`, read as the adapter reads it: the inbox, the reminder, callback,
 start and outbox shards. Differences, on purpose: reads are always consistent (the real index is
 eventually consistent) and TTL
@@ -17,37 +19,44 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from approvals.adapters.store_items import (
+    ARCHIVE_POINTER_SK,
     REMIND_SHARDS,
     approval_item,
     approval_pk,
+    decision_item,
     directory_pk,
     from_ddb,
     inbox_item,
     inbox_pk,
     inbox_sk,
     sharded,
+    stages_from,
     step_item,
     step_sk,
     to_ddb,
 )
 from approvals.domain import (
+    AlreadyDecided,
     Approval,
     ApprovalExists,
     ApprovalStatus,
     Conflict,
+    Decision,
     Directory,
     InvalidInput,
     NotFound,
     StaleRevision,
     Step,
+    StepStatus,
 )
-from approvals.domain.audit import NewEvent, event_hash
+from approvals.domain.audit import NewEvent, event_hash, timeline
 from approvals.domain.directory import parse_time
 from approvals.domain.records import approval_from, step_from
 from approvals.domain.stage import waiting_for
@@ -55,7 +64,7 @@ from approvals.unit_of_work.ports import (
     Publication,
     TokenGone,  # what approvals.adapters.sfn raises
 )
-from approvals.unit_of_work.writes import StepWrite
+from approvals.unit_of_work.writes import StepWrite, Vote
 from approvals.wiring import Runtime
 from tests.signing import LocalSigner
 
@@ -75,9 +84,7 @@ __all__ = [
 
 Key = tuple[str, str]
 Item = dict[str, Any]
-# The pointer to a finished approval's archive (store.py's ARCHIVE_POINTER_SK): no TTL.
-ARCHIVE_POINTER_SK = "ARCHIVE"
-# DynamoDB's limit on the items of one TransactWriteItems.
+# DynamoDB's limit on the items of one TransactWriteItems (store.py's).
 MAX_TRANSACTION_ITEMS = 100
 
 
@@ -121,6 +128,9 @@ class MemoryStore:
         # Called (and dropped) one by one at the start of the next commits, before any condition is
         # checked: another writer that gets in between a use case's load and its write.
         self.before_commit: list[Callable[[], None]] = []
+        # Each call is atomic, as DynamoDB's are: use cases on several threads interleave between calls.
+        self.lock = threading.RLock()
+        self.die_before_inbox = False  # the next wide change dies between its commit and its inbox entries
 
     # --- test helpers ----------------------------------------------------------------------
 
@@ -174,13 +184,14 @@ class MemoryStore:
         if not found:
             raise NotFound(f"approval {approval_id} not found")
         approval = approval_from(copy.deepcopy(found))
-        approval.steps = [step_from(item) for item in self._partition(pk, "S#")]
+        approval.steps = [step_from(item) for item in stages_from(self._partition(pk, "S#"))]
         return approval
 
     def history(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
-        events = self._partition(approval_pk(tenant, approval_id), "E#")
-        return [{k: e.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")}
-                for e in events]
+        pk = approval_pk(tenant, approval_id)
+        events = [{k: e.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")}
+                  for e in self._partition(pk, "E#")]
+        return timeline(events, stages_from(self._partition(pk, "S#")))
 
     def commit(
         self,
@@ -199,9 +210,11 @@ class MemoryStore:
         steps = list(steps)
         expected = approval.revision
         ops: list[_Op] = []
+        inbox: list[_Op] = []
         for write in steps:
             ops.append(self._step_op(approval, write))
-            ops += self._inbox_ops(approval, write.step)
+            ops += self._decision_ops(approval, write.step)
+            inbox += self._inbox_ops(approval, write.step)
         event_ops, head = self._event_ops(approval, events, at)
         changes: Item = {"updated_at": at}
         if status is not None:
@@ -223,8 +236,15 @@ class MemoryStore:
 
         head_op = _Op((approval_pk(approval.tenant, approval.id), "A"), update, condition=same_revision)
         outbox_ops = [self._outbox_op(p, at) for p in outbox]
-        self._transact([head_op, *ops, *event_ops, *outbox_ops],
-                       on_first=StaleRevision(f"approval {approval.id} changed since revision {approval.revision}"))
+        every = [head_op, *ops, *event_ops, *outbox_ops]
+        inbox_later = len(every) + len(inbox) > MAX_TRANSACTION_ITEMS  # store.py: a wide stage's entries follow
+        stale = StaleRevision(f"approval {approval.id} changed since revision {approval.revision}")
+        self._transact(every if inbox_later else [*every, *inbox], on_first=stale, on_other=stale)
+        if inbox_later and self.die_before_inbox:
+            self.die_before_inbox = False
+            raise RuntimeError("the process died after the commit, before the inbox entries")
+        for op in inbox if inbox_later else []:
+            self._apply(op)
         approval.revision += 1
         approval.updated_at = at
         if status is not None:
@@ -235,8 +255,41 @@ class MemoryStore:
             approval.completed_at = at
         for write in steps:
             approval.steps = [s for s in approval.steps if (s.step, s.stage) != (write.step.step, write.step.stage)]
-            approval.steps.append(write.step)
+            approval.steps.append(replace(write.step, ver=write.step.ver + 1))
         approval.event_seq, approval.last_hash = head
+
+    def vote(self, approval: Approval, vote: Vote, outbox: Sequence[Publication] = ()) -> None:
+        while self.before_commit:
+            self.before_commit.pop(0)()
+        stage, record, tally = vote.stage, vote.record, vote.tally
+        pk = approval_pk(approval.tenant, approval.id)
+        approving = record.decision is Decision.APPROVE
+        alim = tally.needed - 1 if approving else tally.needed
+        rlim = tally.reject_limit if approving else tally.reject_limit - 1
+        counted = "n_approve" if approving else "n_reject"
+
+        def countable(current: Item | None) -> bool:  # store.py's vote condition
+            return (current is not None and current.get("status") == StepStatus.OPEN.value
+                    and record.user in (current.get("assignees") or []) and not current.get("signers")
+                    and "n_approve" in current and "n_reject" in current
+                    and int(current["n_approve"]) < alim and int(current["n_reject"]) < rlim)
+
+        def count(current: Item | None) -> Item:
+            assert current is not None
+            return {**current, "ver": int(current.get("ver", 0)) + 1, counted: int(current.get(counted, 0)) + 1}
+
+        item = _plain(decision_item(approval, stage, record))
+        self._transact([_Op((pk, step_sk(stage.step, stage.stage)), count, condition=countable),
+                        _Op((pk, item["sk"]), _put(item), condition=_absent),
+                        _Op((pk, inbox_sk(stage, record.user)), _delete),
+                        *(self._outbox_op(p, record.at) for p in outbox)],
+                       on_first=StaleRevision(f"stage {stage.step}/{stage.stage} moved on"),
+                       on_other=AlreadyDecided(f"{record.user} already decided on {stage.step}"))
+
+    def restore_inbox(self, approval: Approval, stage: Step) -> None:
+        for user in waiting_for(stage):
+            item = _plain(inbox_item(approval, stage, user))
+            self._apply(_Op((item["pk"], item["sk"]), _put(item)))
 
     def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, value: str) -> None:
         # An UpdateItem: it creates the item if there is none, as DynamoDB does.
@@ -244,12 +297,16 @@ class MemoryStore:
         item = self.items.get(key) or {"pk": key[0], "sk": key[1]}
         item = {k: v for k, v in item.items() if k not in ("gsi1pk", "gsi1sk")}
         item["callback"] = value
+        item["ver"] = int(item.get("ver", 0)) + 1
         self.items[key] = _plain(item)
 
     # --- index -----------------------------------------------------------------------------
 
     def inbox(self, tenant: str, user: str) -> list[dict[str, Any]]:
-        return self._query_index(inbox_pk(tenant, user))
+        def stage_open(entry: Item) -> bool:  # store.py skips entries of stages no longer open
+            found = self.items.get((str(entry["pk"]), step_sk(str(entry["step"]), int(entry["stage"]))))
+            return found is not None and found.get("status") == StepStatus.OPEN.value
+        return [e for e in self._query_index(inbox_pk(tenant, user)) if stage_open(e)]
 
     def due_stages(self, until: str) -> list[dict[str, Any]]:
         return self._query_shards("REMIND", until)
@@ -289,19 +346,21 @@ class MemoryStore:
     # --- archive ---------------------------------------------------------------------------
 
     def approval_items(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
-        return [i for i in self._partition(approval_pk(tenant, approval_id))
-                if i.get("kind") in ("approval", "step", "event")]
+        items = self._partition(approval_pk(tenant, approval_id))
+        stages = {(s["pk"], s["sk"]): s for s in stages_from(items)}
+        return [stages.get((i["pk"], i["sk"]), i) for i in items if i.get("kind") in ("approval", "step", "event")]
 
     def expire(self, tenant: str, approval_id: str, revision: int, key: str, expires_at: int) -> None:
         pk = approval_pk(tenant, approval_id)
         head = self.items.get((pk, "A"))
-        if head is None or head.get("revision") != revision:
+        if head is None or head.get("revision") != revision or head.get("archive_key") not in (None, key):
             raise Conflict(f"approval {approval_id} changed after it was archived")
+        expires_at = int(head.get("expires_at", expires_at))  # called again: the first TTL stays
         self.items[(pk, "A")] = {**head, "expires_at": expires_at, "archive_key": key}
         self.items[(pk, ARCHIVE_POINTER_SK)] = {"pk": pk, "sk": ARCHIVE_POINTER_SK, "kind": "archive",
                                                 "archive_key": key}
-        for item in self.approval_items(tenant, approval_id):
-            if item["sk"] != "A":
+        for item in self._partition(pk):
+            if item["sk"] not in ("A", ARCHIVE_POINTER_SK):
                 self.items[(pk, item["sk"])]["expires_at"] = expires_at
 
     def archive_pointer(self, tenant: str, approval_id: str) -> str | None:
@@ -311,10 +370,18 @@ class MemoryStore:
     # --- internals -------------------------------------------------------------------------
 
     def _partition(self, pk: str, prefix: str = "") -> list[Item]:
+        with self.lock:
+            return self._partition_unlocked(pk, prefix)
+
+    def _partition_unlocked(self, pk: str, prefix: str) -> list[Item]:
         found = [item for (p, sk), item in self.items.items() if p == pk and sk.startswith(prefix)]
         return [copy.deepcopy(i) for i in sorted(found, key=lambda i: str(i["sk"]))]
 
     def _query_index(self, pk: str, upto: str | None = None) -> list[Item]:
+        with self.lock:
+            return self._query_index_unlocked(pk, upto)
+
+    def _query_index_unlocked(self, pk: str, upto: str | None) -> list[Item]:
         found = [item for item in self.items.values()
                  if item.get("gsi1pk") == pk and (upto is None or str(item["gsi1sk"]) <= upto)]
         # Sorted by the index's sort key; ties (undefined order in DynamoDB) by the table key.
@@ -327,7 +394,22 @@ class MemoryStore:
             found += self._query_index(f"{kind}#{shard}", until + "~")
         return found
 
-    def _transact(self, ops: list[_Op], on_first: Exception) -> None:
+    def _apply(self, op: _Op) -> None:
+        with self.lock:
+            self._apply_unlocked(op)
+
+    def _apply_unlocked(self, op: _Op) -> None:
+        new = op.write(copy.deepcopy(self.items.get(op.key)))
+        if new is None:
+            self.items.pop(op.key, None)
+        else:
+            self.items[op.key] = new
+
+    def _transact(self, ops: list[_Op], on_first: Exception, on_other: Exception | None = None) -> None:
+        with self.lock:
+            self._transact_unlocked(ops, on_first, on_other)
+
+    def _transact_unlocked(self, ops: list[_Op], on_first: Exception, on_other: Exception | None) -> None:
         keys = [op.key for op in ops]
         if len(set(keys)) != len(keys):
             raise InvalidTransaction(f"Transaction request cannot include multiple operations on one item: {keys}")
@@ -338,13 +420,9 @@ class MemoryStore:
         if "ConditionalCheckFailed" in codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise on_first
-            raise Conflict(f"a stage changed meanwhile ({codes})")
+            raise on_other or Conflict(f"a stage changed meanwhile ({codes})")
         for op in ops:
-            new = op.write(copy.deepcopy(self.items.get(op.key)))
-            if new is None:
-                self.items.pop(op.key, None)
-            else:
-                self.items[op.key] = new
+            self._apply(op)
 
     def _event_ops(self, approval: Approval, events: Sequence[NewEvent], at: str) -> tuple[list[_Op], tuple[int, str]]:
         seq, head = approval.event_seq, approval.last_hash
@@ -361,16 +439,24 @@ class MemoryStore:
         return ops, (seq, head)
 
     def _step_op(self, approval: Approval, write: StepWrite) -> _Op:
-        item = _plain(step_item(approval, write.step))
+        item = _plain(step_item(approval, replace(write.step, ver=write.step.ver + 1)))
         allowed = {status.value for status in write.expect}
 
         def may_put(current: Item | None) -> bool:
-            # store.py: `attribute_not_exists(pk)` (may_create) OR `#st IN (expect...)`
-            if write.may_create and current is None:
-                return True
-            return bool(allowed) and current is not None and current.get("status") in allowed
+            # store.py: `attribute_not_exists(pk)` (may_create) OR (`ver` as read AND `#st IN (expect...)`)
+            if current is None:
+                return write.may_create
+            same = int(current.get("ver", 0)) == write.step.ver
+            return same and (not allowed or current.get("status") in allowed)
 
-        return _Op((item["pk"], item["sk"]), _put(item), condition=may_put if write.may_create or allowed else None)
+        return _Op((item["pk"], item["sk"]), _put(item), condition=may_put)
+
+    def _decision_ops(self, approval: Approval, new: Step) -> list[_Op]:
+        """Like store.py's _decision_puts: the decisions the stage as read had not, each if absent."""
+        old = next((s for s in approval.steps if (s.step, s.stage) == (new.step, new.stage)), None)
+        known = {d.user for d in old.decisions} if old is not None else set()
+        items = [_plain(decision_item(approval, new, d)) for d in new.decisions if d.user not in known]
+        return [_Op((i["pk"], i["sk"]), _put(i), condition=_absent) for i in items]
 
     def _inbox_ops(self, approval: Approval, new: Step) -> list[_Op]:
         """Like store.py's _inbox_writes: from the stage as `approval` holds it to `new`."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.client import Client
+from local.client import Client, chain_links
 from local.deployed import DeployedStack
 from local.gateway import Gateway
 
@@ -77,7 +77,7 @@ def test_leave_request_through_the_api(approved: dict[str, Any], api: Client, to
     assert status == 200
     types = [e["type"] for e in history["events"]]
     assert types[0] == "Approval Started" and types.count("Decision Recorded") == 2
-    assert all(e["prev_hash"] == p["hash"] for p, e in zip(history["events"], history["events"][1:], strict=False))
+    assert chain_links(history)
     status, inbox, _ = api.request("GET", "/v1/inbox", token=token("bob"))
     assert status == 200 and all(i["approval_id"] != approved["id"] for i in inbox)
 

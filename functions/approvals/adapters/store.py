@@ -2,7 +2,9 @@
 
 Items (pk, sk):
 - `T#<tenant>#A#<id>`, `A`            the approval (status, input, revision, audit chain head)
-- `T#<tenant>#A#<id>`, `S#<step>#<n>` a stage of a human step
+- `T#<tenant>#A#<id>`, `S#<step>#<n>` a stage of a human step, with its version `ver` and the
+                                      count of its approvals and rejections
+- `T#<tenant>#A#<id>`, `S#<step>#<n>#D#<participant>` a decision on that stage (written if absent)
 - `T#<tenant>#A#<id>`, `E#<seq:08d>`  an audit event (append-only, hash-chained)
 - `T#<tenant>#A#<id>`, `I#<step>#<n>#<user>` an inbox entry: `user` may decide on that open stage now
 - `T#<tenant>#DIR`,    `DIR`          the tenant's directory
@@ -21,60 +23,72 @@ the sweep reads the shards of the last four (SweepFunction, every 5 minutes).
 Every change to an approval is one `TransactWriteItems`: the approval item, conditional on the
 revision the change was computed from and bumped by one, with the step and event items it
 changes. So two writers never both win on the same revision, and an audit event exists exactly
-when its change does.
+when its change does. Every stage write is also conditional on the stage's `ver`.
+
+Decisions do not all race on that one revision: on a stage settled by counting (all, any,
+quorum, percent without added signers), a decision that does not settle it is a `vote` — its
+decision item, the stage's count raised while short of both thresholds, the decider's inbox entry
+dropped and its business event, one transaction on three items of its own, whatever the others do.
+The decision that settles the stage is a change of the approval like any other. Decisions are not
+in the approval's hash chain as they are made; `Step Settled` carries the stage's decisions into
+it, and the archive seals them all. A stage with more inbox entries than a transaction holds gets
+them in batches after its change; readers of the inbox skip entries of stages no longer open.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..domain import (
+    AlreadyDecided,
     Approval,
     ApprovalExists,
     ApprovalStatus,
     Conflict,
+    Decision,
     Directory,
     InvalidInput,
     NotFound,
     StaleRevision,
     Step,
+    StepStatus,
 )
-from ..domain.audit import NewEvent, event_hash
+from ..domain.audit import NewEvent, event_hash, timeline
 from ..domain.records import approval_from, step_from
 from ..domain.stage import waiting_for
 from ..settings import settings
-from ..unit_of_work.ports import Publication, WriteContended
-from ..unit_of_work.writes import StepWrite
+from ..unit_of_work.ports import Publication
+from ..unit_of_work.writes import StepWrite, Vote
 from . import aws
+from .dynamo import query_all, statuses, transact, write_batched
 from .store_items import (
+    ARCHIVE_POINTER_SK,
     REMIND_SHARDS,
     approval_item,
     approval_pk,
+    decision_item,
     directory_pk,
     from_ddb,
     inbox_item,
     inbox_pk,
     inbox_sk,
     sharded,
+    stages_from,
     step_item,
     step_sk,
     to_ddb,
 )
 
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+
 __all__ = ["INDEX", "Store"]
 
 INDEX = "gsi1"
-# Why DynamoDB cancels a transaction, or refuses a call, when trying again may succeed.
-_CONTENDED = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
-                        "RequestLimitExceeded"})
-_CONTENDED_ERRORS = frozenset({"TransactionConflictException", "ThrottlingException",
-                               "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
-# The pointer to a finished approval's archive: it has no TTL, so reads of an expired approval find it.
-ARCHIVE_POINTER_SK = "ARCHIVE"
 
 
 class Store:
@@ -128,7 +142,8 @@ class Store:
             }
         }
         outbox_items = [self._outbox_put(p, approval.created_at) for p in outbox]
-        self._transact([put, *event_items, *outbox_items], on_first=ApprovalExists(f"approval {approval.id} exists"))
+        transact(self.client, [put, *event_items, *outbox_items],
+                 on_first=ApprovalExists(f"approval {approval.id} exists"))
 
     def load(self, tenant: str, approval_id: str) -> Approval:
         """The approval with all its stages. The approval item is read first: a stage changed after
@@ -140,13 +155,14 @@ class Store:
         if not found:
             raise NotFound(f"approval {approval_id} not found")
         approval = approval_from(from_ddb(found))
-        approval.steps = [step_from(item) for item in self._query(pk, "S#")]
+        approval.steps = [step_from(item) for item in stages_from(self._query(pk, "S#"))]
         return approval
 
     def history(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
-        events = self._query(approval_pk(tenant, approval_id), "E#")
-        return [{k: e.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")}
-                for e in events]
+        pk = approval_pk(tenant, approval_id)
+        events = [{k: e.get(k) for k in ("seq", "type", "actor", "acting_for", "at", "data", "hash", "prev_hash")}
+                  for e in self._query(pk, "E#")]
+        return timeline(events, stages_from(self._query(pk, "S#")))
 
     def commit(
         self,
@@ -175,9 +191,11 @@ class Store:
         if completed:
             sets.append("completed_at = :now")
         items: list[dict[str, Any]] = []
+        inbox: list[dict[str, Any]] = []
         for write in steps:
             items.append(self._step_put(approval, write))
-            items += self._inbox_writes(approval, write.step)
+            items += self._decision_puts(approval, write.step)
+            inbox += self._inbox_writes(approval, write.step)
         event_items = self._event_puts(approval, events, at)
         if events:
             seq, head = event_items[-1]["_head"]
@@ -196,8 +214,13 @@ class Store:
         if names:
             update["ExpressionAttributeNames"] = names
         all_items = [{"Update": update}, *items, *event_items, *(self._outbox_put(p, at) for p in outbox)]
-        self._transact(all_items, on_first=StaleRevision(f"approval {approval.id} changed since revision "
-                                                         f"{approval.revision}"))
+        # A wide stage's inbox entries (a role held by hundreds) do not fit in the transaction: they
+        # follow it (readers drop entries of stages no longer open; a re-opening writes them again).
+        inbox_later = len(all_items) + len(inbox) > MAX_TRANSACTION_ITEMS
+        stale = StaleRevision(f"approval {approval.id} changed since revision {approval.revision}")
+        transact(self.client, all_items if inbox_later else [*all_items, *inbox], on_first=stale, on_other=stale)
+        if inbox_later:
+            write_batched(self.client, self.table_name, inbox)
         approval.revision += 1
         approval.updated_at = at
         if status is not None:
@@ -208,8 +231,40 @@ class Store:
             approval.completed_at = at
         for write in steps:
             approval.steps = [s for s in approval.steps if (s.step, s.stage) != (write.step.step, write.step.stage)]
-            approval.steps.append(write.step)
+            approval.steps.append(replace(write.step, ver=write.step.ver + 1))
         self._save_head(approval, event_items)
+
+    def vote(self, approval: Approval, vote: Vote, outbox: Sequence[Publication] = ()) -> None:
+        stage, record, tally = vote.stage, vote.record, vote.tally
+        pk = approval_pk(approval.tenant, approval.id)
+        # The count may go up by one only while it stays short of both thresholds (Tally): the decision
+        # that would reach one settles the stage, and that goes through the approval's revision.
+        approving = record.decision is Decision.APPROVE
+        limits = {":alim": tally.needed - 1 if approving else tally.needed,
+                  ":rlim": tally.reject_limit if approving else tally.reject_limit - 1}
+        counted = "n_approve" if approving else "n_reject"
+        update = {"Update": {
+            "TableName": self.table_name, "Key": to_ddb({"pk": pk, "sk": step_sk(stage.step, stage.stage)}),
+            "UpdateExpression": f"ADD ver :one, {counted} :one",
+            "ConditionExpression": "#st = :open AND contains(assignees, :p) AND size(signers) = :zero"
+                                   " AND n_approve < :alim AND n_reject < :rlim",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": to_ddb({":one": 1, ":zero": 0, ":open": StepStatus.OPEN.value,
+                                                 ":p": record.user, **limits}),
+        }}
+        decision = {"Put": {"TableName": self.table_name, "Item": to_ddb(decision_item(approval, stage, record)),
+                            "ConditionExpression": "attribute_not_exists(pk)"}}
+        entry = {"Delete": {"TableName": self.table_name,
+                            "Key": to_ddb({"pk": pk, "sk": inbox_sk(stage, record.user)})}}
+        at = record.at
+        transact(self.client, [update, decision, entry, *(self._outbox_put(p, at) for p in outbox)],
+                       on_first=StaleRevision(f"stage {stage.step}/{stage.stage} moved on"),
+                       on_other=AlreadyDecided(f"{record.user} already decided on {stage.step}"))
+
+    def restore_inbox(self, approval: Approval, stage: Step) -> None:
+        entries = [{"Put": {"TableName": self.table_name, "Item": to_ddb(inbox_item(approval, stage, user))}}
+                   for user in waiting_for(stage)]
+        write_batched(self.client, self.table_name, entries)
 
     def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, value: str) -> None:
         """Bookkeeping on the stage only (not a change of the approval): its token was completed."""
@@ -217,15 +272,20 @@ class Store:
             TableName=self.table_name,
             Key=to_ddb({"pk": approval_pk(tenant, approval_id), "sk": step_sk(step, stage)}),
             # Leaves the sweep's index: nothing is left to send for this stage.
-            UpdateExpression="SET callback = :v REMOVE gsi1pk, gsi1sk",
-            ExpressionAttributeValues=to_ddb({":v": value}),
+            UpdateExpression="SET callback = :v ADD ver :one REMOVE gsi1pk, gsi1sk",
+            ExpressionAttributeValues=to_ddb({":v": value, ":one": 1}),
         )
 
     # --- index ---------------------------------------------------------------------
 
     def inbox(self, tenant: str, user: str) -> list[dict[str, Any]]:
-        """The inbox entries of `user` (open stages they may decide on now), oldest first."""
-        return self._query_index(inbox_pk(tenant, user))
+        """The inbox entries of `user` (open stages they may decide on now), oldest first. Entries of
+        a stage no longer open are left out: a wide stage's entries are removed after it settles."""
+        entries = self._query_index(inbox_pk(tenant, user))
+        keys = {(str(e["pk"]), step_sk(str(e["step"]), int(e["stage"]))) for e in entries}
+        found = statuses(self.client, self.table_name, keys)
+        open_stages = {key for key, status in found.items() if status == StepStatus.OPEN.value}
+        return [e for e in entries if (str(e["pk"]), step_sk(str(e["step"]), int(e["stage"]))) in open_stages]
 
     def due_stages(self, until: str) -> list[dict[str, Any]]:
         """Open stage items whose next scheduled reminder is due at or before `until`, every tenant."""
@@ -275,36 +335,39 @@ class Store:
     # --- the archive's side: every item of a finished approval, then their TTL and a pointer ----
 
     def approval_items(self, tenant: str, approval_id: str) -> list[dict[str, Any]]:
-        """The approval item, its stages and its events (plain values), in key order."""
-        items = self.query_all({
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": to_ddb({":pk": approval_pk(tenant, approval_id)}),
-            "ConsistentRead": True,
-        })
-        return [i for i in items if i.get("kind") in ("approval", "step", "event")]
+        """The approval item, its stages (decisions joined in) and its events (plain values), in key order."""
+        items = self._partition_items(approval_pk(tenant, approval_id))
+        stages = {(s["pk"], s["sk"]): s for s in stages_from(items)}
+        return [stages.get((i["pk"], i["sk"]), i) for i in items if i.get("kind") in ("approval", "step", "event")]
 
+    def _partition_items(self, pk: str) -> list[dict[str, Any]]:
+        return query_all(self.client, self.table_name, {"KeyConditionExpression": "pk = :pk",
+                               "ExpressionAttributeValues": to_ddb({":pk": pk}), "ConsistentRead": True})
 
     def expire(self, tenant: str, approval_id: str, revision: int, key: str, expires_at: int) -> None:
         """TTL on every item of a finished approval. The approval item goes first, conditional on the
-        revision that was archived: a change after the archive was written keeps the items hot."""
+        revision that was archived: a change after the archive was written keeps the items hot. Called
+        again (an archiver died half way) it finishes the pointer and the TTLs, with the first TTL."""
         pk = approval_pk(tenant, approval_id)
         try:
-            self.client.update_item(
+            found = self.client.update_item(
                 TableName=self.table_name,
                 Key=to_ddb({"pk": pk, "sk": "A"}),
-                UpdateExpression="SET expires_at = :t, archive_key = :k",
-                ConditionExpression="revision = :rev",
+                UpdateExpression="SET expires_at = if_not_exists(expires_at, :t), archive_key = :k",
+                ConditionExpression="revision = :rev AND (attribute_not_exists(archive_key) OR archive_key = :k)",
                 ExpressionAttributeValues=to_ddb({":t": expires_at, ":k": key, ":rev": revision}),
+                ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise Conflict(f"approval {approval_id} changed after it was archived") from error
+        expires_at = int(from_ddb(found["Attributes"])["expires_at"])
         # The pointer has no TTL: reads of an expired approval find their way to the archive.
         self.client.put_item(
             TableName=self.table_name,
             Item=to_ddb({"pk": pk, "sk": ARCHIVE_POINTER_SK, "kind": "archive", "archive_key": key}),
         )
-        for item in self.approval_items(tenant, approval_id):
-            if item["sk"] == "A":
+        for item in self._partition_items(pk):
+            if item["sk"] in ("A", ARCHIVE_POINTER_SK) or item.get("expires_at") == expires_at:
                 continue
             self.client.update_item(
                 TableName=self.table_name,
@@ -336,7 +399,7 @@ class Store:
         values: dict[str, Any] = {":pk": pk}
         if upto is not None:
             values[":upto"] = upto
-        return self.query_all({"IndexName": INDEX, "KeyConditionExpression": condition,
+        return query_all(self.client, self.table_name, {"IndexName": INDEX, "KeyConditionExpression": condition,
                                "ExpressionAttributeValues": to_ddb(values)})
 
     def _inbox_writes(self, approval: Approval, new: Step) -> list[dict[str, Any]]:
@@ -355,40 +418,11 @@ class Store:
     # --- items ---------------------------------------------------------------------
 
     def _query(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        return self.query_all({
+        return query_all(self.client, self.table_name, {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
             "ExpressionAttributeValues": to_ddb({":pk": pk, ":p": prefix}),
             "ConsistentRead": True,
         })
-
-    def query_all(self, query: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Every item a query matches (all pages), as plain values."""
-        kwargs: dict[str, Any] = {"TableName": self.table_name, **query}
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.client.query(**kwargs)
-            items += [from_ddb(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _transact(self, items: list[dict[str, Any]], on_first: Exception) -> None:
-        clean = [{op: body for op, body in item.items() if op != "_head"} for item in items]
-        try:
-            self.client.transact_write_items(TransactItems=clean)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in _CONTENDED_ERRORS:
-                raise WriteContended(f"the write was contended ({code})") from error
-            if code != "TransactionCanceledException":
-                raise
-            reasons = error.response.get("CancellationReasons") or []
-            codes = [r.get("Code") for r in reasons]
-            if not codes or codes[0] == "ConditionalCheckFailed":
-                raise on_first from error
-            if set(codes) & _CONTENDED:
-                raise WriteContended(f"the write was contended ({codes})") from error
-            raise Conflict(f"a stage changed meanwhile ({codes})") from error
 
     def _event_puts(self, approval: Approval, events: Sequence[NewEvent], at: str) -> list[dict[str, Any]]:
         seq, head = approval.event_seq, approval.last_hash
@@ -414,13 +448,29 @@ class Store:
             approval.event_seq, approval.last_hash = event_items[-1]["_head"]
 
     def _step_put(self, approval: Approval, write: StepWrite) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": to_ddb(step_item(approval, write.step))}
-        conditions = ["attribute_not_exists(pk)"] if write.may_create else []
+        """The stage item, one version on (`ver`) from the one the change read: a decision counted
+        meanwhile (vote) makes the change fail and be recomputed."""
+        new = replace(write.step, ver=write.step.ver + 1)
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": to_ddb(step_item(approval, new))}
+        values: dict[str, Any] = {":ver": write.step.ver}
+        existing = ["ver = :ver" if write.step.ver else "(attribute_not_exists(ver) OR ver = :ver)"]
         if write.expect:
             allowed = sorted(st.value for st in write.expect)
-            conditions.append("#st IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")")
+            existing.append("#st IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")")
             put["ExpressionAttributeNames"] = {"#st": "status"}
-            put["ExpressionAttributeValues"] = to_ddb({f":s{i}": v for i, v in enumerate(allowed)})
-        if conditions:
-            put["ConditionExpression"] = " OR ".join(conditions)
+            values.update({f":s{i}": v for i, v in enumerate(allowed)})
+        put["ExpressionAttributeValues"] = to_ddb(values)
+        # DynamoDB refuses redundant parentheses: only a conjunction of several is wrapped.
+        condition = existing[0].strip("()") if len(existing) == 1 and not write.may_create else " AND ".join(existing)
+        if write.may_create:
+            condition = f"attribute_not_exists(pk) OR {condition if len(existing) == 1 else f'({condition})'}"
+        put["ConditionExpression"] = condition
         return {"Put": put}
+
+    def _decision_puts(self, approval: Approval, new: Step) -> list[dict[str, Any]]:
+        """The items of the decisions `new` has that the stage as read had not (each written if absent)."""
+        old = next((s for s in approval.steps if (s.step, s.stage) == (new.step, new.stage)), None)
+        known = {d.user for d in old.decisions} if old is not None else set()
+        return [{"Put": {"TableName": self.table_name, "Item": to_ddb(decision_item(approval, new, d)),
+                         "ConditionExpression": "attribute_not_exists(pk)"}}
+                for d in new.decisions if d.user not in known]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -12,11 +12,15 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from ..domain import (
     Approval,
+    DecisionRecord,
     Step,
 )
 from ..domain.policy import next_reminder
+from ..domain.stage import counts
 
 REMIND_SHARDS = 4
+# The pointer to a finished approval's archive: it has no TTL, so reads of an expired approval find it.
+ARCHIVE_POINTER_SK = "ARCHIVE"
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -78,10 +82,11 @@ def callback_pk(approval_id: str) -> str:
 def step_item(approval: Approval, s: Step) -> dict[str, Any]:
     """A stage item. An open stage with a scheduled reminder left carries its reminder index keys;
     a settled stage whose token is not completed yet carries the sweep's index keys instead."""
+    approvals, rejections = counts(s)
     item = {
         "pk": approval_pk(approval.tenant, approval.id), "sk": step_sk(s.step, s.stage), "kind": "step",
         "step": s.step, "stage": s.stage, "status": s.status.value, "mode": s.mode,
-        "assignees": list(s.assignees), "decisions": [d.to_dict() for d in s.decisions],
+        "assignees": list(s.assignees), "ver": s.ver, "n_approve": approvals, "n_reject": rejections,
         "task_token": s.task_token, "opened_at": s.opened_at, "deadline": s.deadline, "title": s.title,
         "settled_at": s.settled_at, "callback": s.callback, "tenant": approval.tenant, "approval_id": approval.id,
         "kind_of_step": s.kind, "machine_stage": s.machine_stage, "allow": s.allow, "return_to": s.return_to,
@@ -98,6 +103,37 @@ def step_item(approval: Approval, s: Step) -> dict[str, Any]:
         item["gsi1pk"] = remind_pk(approval.id)
         item["gsi1sk"] = f"{due}#{approval.tenant}#{approval.id}#{s.step}#{s.stage}"
     return item
+
+
+def decision_sk(stage: Step, participant: str) -> str:
+    """A decision's own item, beside its stage's (`S#<step>#<n>#D#<participant>`): written only if
+    absent, so a participant decides once per stage."""
+    return f"{step_sk(stage.step, stage.stage)}#D#{participant}"
+
+
+def decision_item(approval: Approval, stage: Step, record: DecisionRecord) -> dict[str, Any]:
+    return {"pk": approval_pk(approval.tenant, approval.id), "sk": decision_sk(stage, record.user), "kind": "decision",
+            "step": stage.step, "stage": stage.stage, **record.to_dict()}
+
+
+def stages_from(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The stage items among `items` (one approval's, plain values), each with its decision items
+    joined in as `decisions`, oldest first (the table keeps them apart, see store.py)."""
+    stages: dict[tuple[str, int], dict[str, Any]] = {}
+    decisions: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    for item in items:
+        if item.get("kind") == "step":
+            stages[(str(item["step"]), int(item["stage"]))] = {**item, "decisions": list(item.get("decisions") or [])}
+        elif item.get("kind") == "decision":
+            decisions.setdefault((str(item["step"]), int(item["stage"])), []).append(item)
+    for key, found in decisions.items():
+        if key in stages:
+            joined = stages[key]["decisions"] + [{k: d.get(k) for k in _DECISION_KEYS} for d in found]
+            stages[key]["decisions"] = sorted(joined, key=lambda d: str(d["at"]))  # stable: same-time keeps key order
+    return list(stages.values())
+
+
+_DECISION_KEYS = ("user", "acting_for", "decision", "comment", "at")
 
 
 def inbox_item(approval: Approval, stage: Step, user: str) -> dict[str, Any]:

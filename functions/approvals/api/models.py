@@ -142,14 +142,18 @@ class InboxItem(Model):
 
 
 class HistoryEvent(Model):
-    seq: int
+    """An audit event (`seq`, `hash`, `prev_hash`: a link of the approval's hash chain), or a
+    decision (`Decision Recorded`, those three null: kept as its own item, sealed in the archive
+    and carried into the chain by its stage's `Step Settled`)."""
+
+    seq: int | None
     type: str
     actor: str
     acting_for: str | None = None
     at: str
     data: dict[str, Any] = {}
-    hash: str
-    prev_hash: str
+    hash: str | None
+    prev_hash: str | None
 
 
 class History(Model):

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain import Approval, NotFound
 from ..domain.archive_document import decode
+from ..domain.audit import timeline
 from ..domain.records import approval_from, step_from
 from ..wiring import Runtime, default_runtime
 
@@ -21,4 +22,4 @@ def load_archived(tenant: str, approval_id: str, *, rt: Runtime | None = None) -
     if approval.tenant != tenant or approval.id != approval_id:  # keys start with the tenant: a corrupt pointer
         raise NotFound(f"approval {approval_id} not found")
     approval.steps = [step_from(s) for s in document.get("steps") or []]
-    return approval, list(document["events"])
+    return approval, timeline(document["events"], document.get("steps") or [])

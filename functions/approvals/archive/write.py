@@ -43,13 +43,17 @@ def archive_approval(tenant: str, approval_id: str, *, rt: Runtime | None = None
         raise NotFound(f"approval {approval_id} not found")
     if head["status"] == ApprovalStatus.RUNNING.value:
         raise Conflict(f"approval {approval_id} is still running")
+    expires = rt.now() + timedelta(seconds=retain_seconds(str(head["flow"]), int(head["flow_version"])))
     if head.get("archive_key"):
-        return str(head["archive_key"])
+        # Archived before: an archiver that died after the head's update left the pointer or some
+        # TTLs unwritten. expire() finishes them with the key and the TTL already on the head.
+        key = str(head["archive_key"])
+        rt.store.expire(tenant, approval_id, int(head["revision"]), key, int(expires.timestamp()))
+        return key
     key = archive_key(tenant, str(head["flow"]), finished_at(head), approval_id)
     events = [{k: e.get(k) for k in _EVENT_KEYS} for e in items if e["kind"] == "event"]
     sealed = seal(build_document(head, events, [i for i in items if i["kind"] == "step"]))
     signature = rt.signer.sign(document_digest(sealed))
     rt.archive.put(key, encode(with_signature(sealed, signature)))
-    expires = rt.now() + timedelta(seconds=retain_seconds(str(head["flow"]), int(head["flow_version"])))
     rt.store.expire(tenant, approval_id, int(head["revision"]), key, int(expires.timestamp()))
     return key

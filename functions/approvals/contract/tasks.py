@@ -71,6 +71,7 @@ class NotifyInput(TaskContext):
     step: str
     to: tuple[ApproverSpec, ...] = ()
     message: str = ""
+    entered_at: str | None = None  # $$.State.EnteredTime: the same on a retried invoke
 
 
 class OutcomeNotify(_Task):

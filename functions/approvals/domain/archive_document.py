@@ -190,9 +190,11 @@ def decode(blob: bytes) -> dict[str, Any]:
 
 def verify_chain(events: Sequence[Mapping[str, Any]], head: str | None = None) -> BrokenLink | None:
     """None when every event's `prev_hash` is the hash before it and its `hash` is what its content
-    gives; else the first broken link. `head`, when known, must be the last hash."""
+    gives; else the first broken link. `head`, when known, must be the last hash. Entries without a
+    sequence number (decisions, shown among the events by history) are not links of the chain."""
     previous = ""
-    for expected_seq, event in enumerate(events, start=1):
+    chained = [e for e in events if "seq" not in e or e.get("seq") is not None]
+    for expected_seq, event in enumerate(chained, start=1):
         try:
             seq = int(event.get("seq", -1))
         except (TypeError, ValueError):
@@ -205,7 +207,7 @@ def verify_chain(events: Sequence[Mapping[str, Any]], head: str | None = None) -
             return BrokenLink(seq, "content does not match its hash (the event was changed)")
         previous = str(event["hash"])
     if head is not None and head != previous:
-        return BrokenLink(len(events) + 1, "events are missing after the last one")
+        return BrokenLink(len(chained) + 1, "events are missing after the last one")
     return None
 
 

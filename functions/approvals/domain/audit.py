@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,3 +36,20 @@ class NewEvent:
     actor: str
     data: Mapping[str, Any]
     acting_for: str | None = None
+
+
+def timeline(events: Iterable[Mapping[str, Any]], stages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The audit events with every decision of `stages` among them as a `Decision Recorded` entry
+    (decisions are items of their own, outside the approval's chain: see store.py), by time; a
+    decision comes before an event of the same instant (the settlement it caused)."""
+    entries = [(str(e["at"]), 1, i, dict(e)) for i, e in enumerate(events)]
+    n = len(entries)
+    for stage in stages:
+        for d in stage.get("decisions") or []:
+            entry = {"seq": None, "type": "Decision Recorded", "actor": d["user"], "acting_for": d.get("acting_for"),
+                     "at": d["at"], "data": {"step": stage["step"], "stage": stage["stage"],
+                                             "decision": d["decision"], "comment": d.get("comment")},
+                     "hash": None, "prev_hash": None}
+            n += 1
+            entries.append((str(d["at"]), 0, n, entry))
+    return [entry for *_, entry in sorted(entries, key=lambda e: e[:3])]

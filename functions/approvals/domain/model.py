@@ -167,6 +167,9 @@ class Step:
     signers: list[AddedSigner] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     delegates: dict[str, str] = field(default_factory=dict)  # assignee -> who stands in, at opening
+    # Bumped by every write of the stage item (decisions are counted on it without the approval's
+    # revision moving): a write computed from an older read of the stage fails and is recomputed.
+    ver: int = 0
 
     @property
     def participants(self) -> list[str]:

@@ -34,5 +34,5 @@ def step_from(d: Mapping[str, Any]) -> Step:
         signers=[AddedSigner.from_dict(x) for x in d.get("signers") or []],
         transfers=[Transfer.from_dict(x) for x in d.get("transfers") or []],
         delegates={str(k): str(v) for k, v in (d.get("delegates") or {}).items()},
-        entered_at=d.get("entered_at"),
+        entered_at=d.get("entered_at"), ver=int(d.get("ver", 0)),
     )

@@ -9,11 +9,11 @@ the adder, an `after` signer once the adder approved, a `parallel` signer any ti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .errors import ActionNotAllowed, AlreadyDecided, InvalidInput, NotAllowed, NotReturnable
 from .model import SIGNER_POSITIONS, AddedSigner, Decision, Outcome, Step, StepStatus, Transfer
-from .rules import may_decide, settle
+from .rules import may_decide, parse_mode, settle
 
 
 def own_decisions(stage: Step) -> dict[str, Decision]:
@@ -151,6 +151,41 @@ def check_return(stage: Step, by: str, to_step: str, ran: Sequence[str]) -> str:
         raise NotReturnable(f"step {to_step} has not run in this approval")
     check_turn(stage, by)
     return f"Approval.Returned.{to_step}"
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A stage that decisions settle by counting alone (all, any, quorum, percent; no added signers):
+    approvals reaching `needed` approve it, rejections reaching `reject_limit` reject it. So a
+    decision can be counted on the stage item by itself, against those two thresholds, without
+    reading or ordering the others."""
+
+    needed: int
+    reject_limit: int
+
+    def decides(self, decision: Decision, approvals: int, rejections: int) -> bool:
+        """Does `decision`, counted after `approvals` and `rejections`, settle the stage?"""
+        if decision is Decision.APPROVE:
+            return approvals + 1 >= self.needed
+        return rejections + 1 >= self.reject_limit
+
+
+def tally(stage: Step) -> Tally | None:
+    """The stage's counting thresholds, or None when who may decide depends on the order of
+    decisions (sequential, added signers) or the stage is not a decision stage."""
+    rule = parse_mode(stage.mode)
+    if stage.kind != "approval" or rule.kind == "sequential" or stage.signers or not stage.assignees:
+        return None
+    needed = rule.required(len(stage.assignees))
+    # `any`: the first decision settles it either way; otherwise rejected once approvals can no longer reach needed.
+    reject_limit = 1 if rule.kind == "any" else len(stage.assignees) - needed + 1
+    return Tally(needed=needed, reject_limit=reject_limit)
+
+
+def counts(stage: Step) -> tuple[int, int]:
+    """Approvals and rejections among the participants' own decisions (what the stage item counts)."""
+    own = own_decisions(stage)
+    return (sum(1 for d in own.values() if d is Decision.APPROVE), sum(1 for d in own.values() if d is Decision.REJECT))
 
 
 def waiting_for(stage: Step | None) -> list[str]:

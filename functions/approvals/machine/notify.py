@@ -29,14 +29,20 @@ def notify(event: NotifyInput, rt: Runtime | None = None) -> dict[str, Any]:
     step_id = event.step
     recipients: list[str] = []
 
-    def change(approval: Approval, now: datetime) -> Change:
+    def change(approval: Approval, now: datetime) -> Change | None:
+        done_before = next((s for s in approval.steps if s.step == step_id and s.kind == "notify"
+                            and event.entered_at and s.entered_at == event.entered_at), None)
+        if done_before is not None:  # a retried invoke of the same Task: told once already
+            recipients[:] = list(done_before.assignees)
+            return None
         recipients[:] = resolve_recipients(rt, approval, event.to)
         data = {"step": step_id, "to": list(recipients), "message": event.message}
         writes: list[StepWrite] = []
         if step_id:
             previous = approval.current(step_id)
             done = Step(step=step_id, stage=previous.stage + 1 if previous else 0, status=StepStatus.SUCCEEDED,
-                        kind="notify", opened_at=iso(now), settled_at=iso(now), assignees=list(recipients))
+                        kind="notify", opened_at=iso(now), settled_at=iso(now), assignees=list(recipients),
+                        entered_at=event.entered_at)
             writes.append(StepWrite(done, may_create=True))
         told = business_event("Notification Requested", approval, step_id, to=list(recipients), message=event.message,
                               requester=approval.requester)

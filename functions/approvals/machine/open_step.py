@@ -109,7 +109,7 @@ def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]
             # meanwhile (its decision completed the old token in vain) hands its outcome to it.
             was_settled = attempt.status is not StepStatus.OPEN
             renewed = replace(attempt, task_token=token, callback="pending" if was_settled else attempt.callback)
-            return Change(steps=[StepWrite(renewed, expect=frozenset({attempt.status}))], result=renewed)
+            return Change(steps=[StepWrite(renewed, expect=frozenset({attempt.status}))], result=(renewed, True))
         at = iso(now)
         stage = _new_stage(event, approval, at, now)
         previous = approval.current(step_id)
@@ -118,7 +118,7 @@ def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]
             stage = replace(stage, status=StepStatus.CANCELLED, settled_at=at, callback="pending",
                             signal=ApprovalError.WITHDRAWN.value)
             data = {"step": step_id, "stage": stage.stage, "reason": f"approval {approval.status.value}"}
-            return Change(steps=[StepWrite(stage, may_create=True)], result=stage,
+            return Change(steps=[StepWrite(stage, may_create=True)], result=(stage, False),
                           events=[NewEvent("Step Cancelled", actor="system", data=data)])
         assignees, settled, reason, unknown = _assignees(directory, event, approval)
         if settled is None and stage.kind == "approval" and _auto_approved(event.settings, approval, assignees):
@@ -148,12 +148,17 @@ def open_step(event: OpenStepInput, rt: Runtime | None = None) -> dict[str, Any]
         told = [business_event(new.type, approval, step_id, **{k: v for k, v in new.data.items() if k != "step"})
                 for new in events
                 if new.type == "Step Escalated" or (new.type == "Step Opened" and stage.status is StepStatus.OPEN)]
-        return Change(steps=writes, events=events, result=stage, publish=told)
+        return Change(steps=writes, events=events, result=(stage, False), publish=told)
 
     approval, planned = mutate(rt, tenant, approval_id, change)
     if planned is None:
         return {"step": step_id, "status": "open", "repeated": True}
-    stage: Step = planned.result
+    stage: Step
+    stage, retried = planned.result
     if stage.status is not StepStatus.OPEN:
         complete_token(rt, approval, stage)
+    elif retried:
+        # A retried invoke of the Task that opened this stage: a wide stage's inbox entries follow its
+        # change (store.py), so the invoke that died may have left some unwritten.
+        rt.store.restore_inbox(approval, stage)
     return {"step": step_id, "stage": stage.stage, "status": stage.status.value, "assignees": stage.assignees}

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..domain import Approval, ApprovalStatus, Directory
+from ..domain import Approval, ApprovalStatus, Directory, Step
 from ..domain.archive_document import Signature
 from ..domain.audit import NewEvent
-from .writes import StepWrite
+from .writes import StepWrite, Vote
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,16 @@ class ApprovalStore(Protocol):
                completed: bool = False, outbox: Sequence[Publication] = ()) -> None:
         """One change, conditional on `approval.revision` (StaleRevision when it moved on), with its
         business events in the outbox, in one transaction."""
+        ...
+
+    def vote(self, approval: Approval, vote: Vote, outbox: Sequence[Publication] = ()) -> None:
+        """Count one decision on its stage (writes.Vote) with its business events, in one transaction:
+        AlreadyDecided when the participant's decision exists, StaleRevision when the stage moved
+        out of the vote's reach (closed, counts at a threshold, decider gone): read again and recompute."""
+        ...
+
+    def restore_inbox(self, approval: Approval, stage: Step) -> None:
+        """Write the inbox entries of everyone who may decide on `stage` now (again: idempotent)."""
         ...
 
     def mark_callback(self, tenant: str, approval_id: str, step: str, stage: int, value: str) -> None: ...

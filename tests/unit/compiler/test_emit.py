@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from dsl_compiler import compile_file, compile_text
+from dsl_compiler.asl import LAMBDA_TRANSIENT
 from tests.conftest import FLOWS, ROOT
 
 
@@ -111,13 +112,27 @@ def test_return_routes_by_error_name_and_resubmission_restarts() -> None:
 
 def test_action_retry_counts_attempts() -> None:
     states = compile_file(ROOT / "flows" / "access-request.yaml").definition["States"]
-    retry = states["Grant access"]["Retry"][0]
+    service, retry = states["Grant access"]["Retry"]
+    assert service["ErrorEquals"] == LAMBDA_TRANSIENT  # first, on a count of its own
     assert retry == {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2.0}
     assert states["Grant access"]["Parameters"]["Payload"]["input"] == {
         "system.$": "$.input.system",
         "role.$": "$.input.role",
         "hours.$": "$.input.hours",
     }
+
+
+def test_runtime_tasks_retry_a_crash_of_their_function_and_actions_do_not() -> None:
+    """Lambda.Unknown (a crash, a timeout, out of memory) is retried where the handler is ours and
+    idempotent; a flow's action (and its undo) only as its `retry` says."""
+    states = compile_file(ROOT / "flows" / "access-request.yaml").definition["States"]
+    ours = ("${OpenStepFunctionArn}", "${StepTimedOutFunctionArn}", "${NotifyFunctionArn}")
+    retried = {name: [e for r in s["Retry"] for e in r["ErrorEquals"]]
+               for name, s in states.items() if s["Type"] == "Task"}
+    runtime = [name for name in retried if states[name]["Parameters"]["FunctionName"] in ours]
+    assert len(runtime) == 8  # three steps with their timeouts, an escalation, the notify
+    assert all(retried[name] == [*LAMBDA_TRANSIENT, "Lambda.Unknown"] for name in runtime)
+    assert "Lambda.Unknown" not in retried["Grant access"] + retried["Undo grant-access"]
 
 
 def test_an_escalation_without_its_own_timeout_runs_for_the_steps_and_may_say_what_then() -> None:

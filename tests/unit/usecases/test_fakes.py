@@ -71,11 +71,11 @@ def test_stage_writes_check_expect_and_may_create() -> None:
     store = MemoryStore()
     approval = created(store)
     store.commit(approval, AT, steps=[StepWrite(open_stage(), may_create=True)])
-    with pytest.raises(Conflict) as again:
+    # The stage exists and moved on from the version this write was computed from: read it again.
+    with pytest.raises(StaleRevision):
         store.commit(approval, AT, steps=[StepWrite(open_stage(), may_create=True)])
-    assert type(again.value) is Conflict  # not StaleRevision: the revision was right
-    settled = replace(open_stage(), status=StepStatus.APPROVED)
-    with pytest.raises(Conflict):
+    settled = replace(store.load(TENANT, "a1").steps[0], status=StepStatus.APPROVED)
+    with pytest.raises(StaleRevision):
         store.commit(approval, AT, steps=[StepWrite(settled, expect=frozenset({StepStatus.PENDING}))])
     store.commit(approval, AT, steps=[StepWrite(settled, expect=frozenset({StepStatus.OPEN}))])
     assert store.load(TENANT, "a1").steps[0].status is StepStatus.APPROVED
@@ -103,7 +103,7 @@ def test_inbox_entries_follow_who_may_decide_on_open_stages() -> None:
     (entry,) = store.inbox(TENANT, "bob")
     assert entry == {k: v for k, v in inbox_item(approval, stage, "bob").items() if v is not None}
     assert store.inbox(TENANT, "carol") == []
-    settled = replace(stage, status=StepStatus.APPROVED, settled_at=AT, callback="pending")
+    settled = replace(store.load(TENANT, "a1").steps[0], status=StepStatus.APPROVED, settled_at=AT, callback="pending")
     store.commit(approval, AT, steps=[StepWrite(settled, expect=frozenset({StepStatus.OPEN}))])
     assert store.inbox(TENANT, "bob") == []
 
@@ -118,7 +118,7 @@ def test_sweep_lists_reminders_callbacks_starts_and_outbox() -> None:
     store.commit(approval, AT, steps=[StepWrite(open_stage(), may_create=True)])
     assert store.due_stages("2026-12-01T09:59:59.999Z") == []
     assert [i["step"] for i in store.due_stages("2026-12-01T10:00:00.000Z")] == ["manager"]
-    settled = replace(open_stage(), status=StepStatus.APPROVED, settled_at=AT, callback="pending")
+    settled = replace(store.load(TENANT, "a1").steps[0], status=StepStatus.APPROVED, settled_at=AT, callback="pending")
     store.commit(approval, AT, steps=[StepWrite(settled, expect=frozenset({StepStatus.OPEN}))])
     assert store.due_stages("2027") == []
     assert [(i["approval_id"], i["stage"]) for i in store.pending_callbacks(AT)] == [("a1", 0)]
@@ -152,14 +152,16 @@ def test_archive_side_items_expire_and_pointer() -> None:
     items = store.approval_items(TENANT, "a1")
     assert [i["kind"] for i in items] == ["approval", "event", "step"]  # key order: A, E#..., S#...
     assert items[0] == {k: v for k, v in approval_item(approval).items() if v is not None}
-    assert items[2] == {k: v for k, v in step_item(approval, open_stage()).items() if v is not None}
+    # The stage as written (one version on), its decision items joined in (none yet).
+    assert items[2] == {**{k: v for k, v in step_item(approval, replace(open_stage(), ver=1)).items() if v is not None},
+                        "decisions": []}
     with pytest.raises(Conflict):
         store.expire(TENANT, "a1", 1, "k", 100)  # archived at a revision since left behind
     assert store.archive_pointer(TENANT, "a1") is None
     store.expire(TENANT, "a1", approval.revision, "k", 100)
     assert store.archive_pointer(TENANT, "a1") == "k"
     assert all(i["expires_at"] == 100 for i in store.approval_items(TENANT, "a1"))
-    assert store.run_ttl(T0) == 3
+    assert store.run_ttl(T0) == 4  # every item but the pointer: the open stage's inbox entry too
     with pytest.raises(NotFound):
         store.load(TENANT, "a1")
     assert store.archive_pointer(TENANT, "a1") == "k"  # the pointer has no TTL

@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from approvals.adapters.store_items import approval_pk
+from approvals.adapters.store_items import ARCHIVE_POINTER_SK, approval_pk
+from approvals.archive.write import archive_approval
 from approvals.commands.decide import decide
 from approvals.domain import ApprovalStatus, NotFound, StepStatus
 from approvals.domain.archive_document import archive_key, decode, verify_chain
+from approvals.domain.audit import timeline
 from approvals.queries.approval import get_approval
 from approvals.queries.history import history
 from approvals.queries.inbox import inbox
@@ -65,15 +67,18 @@ def test_the_archive_is_written_chain_intact_and_the_items_get_their_ttl(rt: Mem
     head = rt.store.load(TENANT, run.id)
     assert document["approval"]["status"] == "approved" and document["approval"]["revision"] == head.revision
     assert verify_chain(document["events"], head=document["approval"]["last_hash"]) is None
-    assert document["events"] == rt.store.history(TENANT, run.id) != table_history  # + Step Settled, Completed
+    # History is the chain with the decisions among it (+ Step Settled, Completed since).
+    assert timeline(document["events"], document["steps"]) == rt.store.history(TENANT, run.id) != table_history
     assert [s["step"] for s in document["steps"]] == ["director", "hr", "manager"]
     expires = int((rt.now() + RETAIN_HOT).timestamp())
     items = rt.store.approval_items(TENANT, run.id)
     assert {i["expires_at"] for i in items} == {expires}
     assert items[0]["archive_key"] == key and rt.store.archive_pointer(TENANT, run.id) == key
-    # Nothing of it waits in anyone's inbox, which has no TTL.
-    assert [i for i in rt.store.items_of(TENANT, run.id) if i["kind"] not in ("approval", "step", "event",
-                                                                                 "archive")] == []
+    # Nothing of it waits in anyone's inbox; every item but the pointer expires, decisions too.
+    stored = rt.store.items_of(TENANT, run.id)
+    assert [i for i in stored if i["kind"] not in ("approval", "step", "event", "decision", "archive")] == []
+    assert {i["kind"] for i in stored if i.get("expires_at") != expires} == {"archive"}
+    assert {i["sk"] for i in stored if i["kind"] == "decision"} == {"S#manager#0#D#bob", "S#hr#0#D#ivy"}
 
 
 def test_a_repeated_finish_changes_nothing_and_archives_to_the_same_key(rt: MemoryRuntime) -> None:
@@ -85,6 +90,26 @@ def test_a_repeated_finish_changes_nothing_and_archives_to_the_same_key(rt: Memo
     assert run.finish("approved") == first  # a Retry of FinishFunction
     assert rt.store.load(TENANT, run.id).revision == revision
     assert rt.archive.blobs == blobs and rt.events.events == events
+
+
+def test_an_archive_cut_off_after_the_head_item_is_finished_by_the_next_run(rt: MemoryRuntime) -> None:
+    """The archiver died after the head got its archive_key: no pointer, no TTL on the other items.
+    Archiving again writes both, with the key and the TTL already on the head."""
+    run = approved_leave(rt)
+    key = run.finish("approved")["archive_key"]
+    pk = approval_pk(TENANT, run.id)
+    del rt.store.items[(pk, ARCHIVE_POINTER_SK)]
+    expires_at = rt.store.items[(pk, "A")]["expires_at"]
+    for (p, sk), item in rt.store.items.items():
+        if p == pk and sk != "A":
+            item.pop("expires_at", None)
+    rt.clock.advance(days=1)
+
+    assert archive_approval(TENANT, run.id, rt=rt) == key
+    assert rt.store.archive_pointer(TENANT, run.id) == key
+    items = [i for (p, _), i in rt.store.items.items() if p == pk]
+    assert len(items) > 5
+    assert all(i.get("expires_at") == expires_at for i in items if i["sk"] != ARCHIVE_POINTER_SK)
 
 
 def test_once_the_items_expired_the_approval_and_its_history_come_from_the_archive(rt: MemoryRuntime) -> None:
@@ -150,4 +175,7 @@ def test_the_archive_item_shapes_are_the_tables(rt: MemoryRuntime) -> None:
     assert document["approval"] == {k: v for k, v in stored["A"].items() if k not in ("expires_at", "archive_key")}
     for step in document["steps"]:
         assert step["pk"] == pk
-        assert step == {k: v for k, v in stored[step["sk"]].items() if k != "expires_at"}
+        assert {k: v for k, v in step.items() if k != "decisions"} == {
+            k: v for k, v in stored[step["sk"]].items() if k != "expires_at"}
+        assert step["decisions"] == [{k: d.get(k) for k in ("user", "acting_for", "decision", "comment", "at")}
+                                     for d in stored.values() if d["kind"] == "decision" and d["step"] == step["step"]]

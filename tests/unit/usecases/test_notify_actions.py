@@ -40,6 +40,19 @@ def test_an_action_that_ran_and_a_notify_step_are_recorded(rt: MemoryRuntime) ->
         "grant-access": StepStatus.SUCCEEDED, "tell-requester": StepStatus.SUCCEEDED}
 
 
+def test_a_retried_notify_invoke_tells_once(rt: MemoryRuntime) -> None:
+    """Lambda ran the handler, then the Task retried (a crash reported as Lambda.Unknown): the same
+    state entry, so one notify stage and one `Notification Requested`."""
+    run = through_security(rt)
+    run.action("Grant access", {"grant": "g-1"})
+    run.notify("Tell requester")
+    run.notify("Tell requester")
+
+    assert len(rt.events.of("Notification Requested")) == 1
+    approval = rt.store.load(TENANT, run.id)
+    assert [s.stage for s in approval.steps if s.step == "tell-requester"] == [0]
+
+
 def test_a_failed_action_fails_the_approval_and_tells_the_requester(rt: MemoryRuntime) -> None:
     run = through_security(rt)
     assert run.action("Grant access", error="GrantError") == "Failed"

@@ -1,0 +1,91 @@
+"""Three failures local/faults.py found, each injected and recovered from:
+
+1. OpenStepFunction dying right after its commit: Step Functions reports a crashed function (also a
+   timeout or out of memory) as `Lambda.Unknown`. Every runtime Task retries it (the handlers do
+   nothing twice: the retry finds the stage it opened), so the run goes on.
+2. Archiving cut off between its writes (the pointer's PutItem throttled past the SDK's retries,
+   after the approval item got its `archive_key`): Finish's Retry archives again, and
+   `archive_approval` finishes the pointer and every item's TTL instead of returning early.
+3. Two Lambda 429s in a row on an action whose flow `retry` allows 2 attempts: Lambda's service
+   errors have a retrier of their own, before the flow's, so they do not use up the action's attempts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from approvals import catalog
+from approvals.commands.start import start_approval
+from approvals.domain import StepStatus
+from local import faults
+from local.faults import FaultPlan
+from local.stack import MotoStack
+
+LEAVE = {"days": 1, "start_date": "2026-12-01"}
+
+
+@pytest.fixture(scope="module")
+def plan() -> FaultPlan:
+    return FaultPlan(seed=2026)
+
+
+@pytest.fixture(scope="module")
+def stack(compiled_statemachines: Path, plan: FaultPlan) -> Iterator[MotoStack]:
+    with MotoStack(
+        time_scale=1.0, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"},
+        function_env={catalog.CATALOG_ENV: str(compiled_statemachines)}, faults=plan,
+    ) as local:
+        yield local
+
+
+def test_death_after_the_open_step_commit_does_not_fail_the_run(stack: MotoStack, plan: FaultPlan) -> None:
+    approval_id = "recover-open-step-1"
+    plan.crash_after("dynamodb.TransactWriteItems", match=(approval_id, "Step Opened"), function="OpenStepFunction")
+    start_approval("acme", "leave-request", None, "ann", LEAVE, approval_id=approval_id, rt=stack.rt)
+    deadline = time.monotonic() + 8  # the Task's retries (1 s, 2 s, 4 s) have had their time
+    while time.monotonic() < deadline and stack.describe(approval_id)["status"] == "RUNNING":
+        time.sleep(0.2)
+    assert plan.pending() == 0  # it died where asked
+    failed = [e["taskFailedEventDetails"]["error"] for e in stack.history(approval_id) if e["type"] == "TaskFailed"]
+    assert failed == ["Lambda.Unknown"]
+    # What should happen: the Task's retry (or the next invocation) finds the stage, the run goes on
+    # with one open manager stage, and ends as its people decide.
+    assert stack.describe(approval_id)["status"] == "RUNNING", stack.approval(approval_id).status
+    opened = [s for s in stack.approval(approval_id).steps if s.step == "manager"]
+    assert [s.status for s in opened] == [StepStatus.OPEN]
+    status, output, _ = stack.drive(approval_id, {"manager": "bob", "hr": "ivy"})
+    assert status == "SUCCEEDED" and output is not None and output["outcome"] == "approved"
+
+
+def test_archiving_resumes_after_a_failure_between_its_writes(stack: MotoStack, plan: FaultPlan) -> None:
+    approval_id = "recover-archive-1"
+    # The pointer's PutItem throttled on every attempt of the SDK (standard mode, 4 attempts).
+    plan.refuse(faults.DYNAMODB_THROTTLE, operation="dynamodb.PutItem", match=(approval_id, '"ARCHIVE"'),
+                function="FinishFunction", times=4)
+    start_approval("acme", "leave-request", None, "ann", LEAVE, approval_id=approval_id, rt=stack.rt)
+    status, output, _ = stack.drive(approval_id, {"manager": "bob", "hr": "ivy"}, timeout=40)
+    assert plan.pending() == 0 and status == "SUCCEEDED", (status, output)
+    with faults.observing():
+        items = stack.store.approval_items("acme", approval_id)
+        pointer = stack.store.archive_pointer("acme", approval_id)
+    head = next(i for i in items if i["sk"] == "A")
+    assert head.get("archive_key")  # the first write of expire() happened
+    # What should happen: Finish's Retry finishes archiving: the pointer, and every item's TTL.
+    assert pointer == head["archive_key"]
+    assert all(i.get("expires_at") for i in items), [i["sk"] for i in items if not i.get("expires_at")]
+
+
+def test_an_action_retries_lambdas_service_errors_beyond_the_flows_retry(stack: MotoStack,
+                                                                          plan: FaultPlan) -> None:
+    approval_id = "recover-action-1"
+    plan.refuse(faults.LAMBDA_SERVICE_ERROR, match="NotifyVendor", times=2)
+    start_approval("acme", "purchase-order", None, "ann", {"vendor": "Acme Supplies", "cost_center": "CC-100",
+                                                           "amount": 500}, approval_id=approval_id, rt=stack.rt)
+    status, output, _ = stack.drive(approval_id, {"managers": ["bob", "carol"], "legal": "gina"}, timeout=60)
+    assert plan.pending() == 0
+    # What should happen: Lambda's service errors are retried as on every other Task; the run is approved.
+    assert status == "SUCCEEDED" and output is not None and output["outcome"] == "approved", (status, output)
