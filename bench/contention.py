@@ -13,7 +13,10 @@ decision recorded twice), stranded (a step left open, or an answer other than "s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -68,7 +71,6 @@ class ModeResult:
 
 @contextmanager
 def local_stack(approvers: int) -> Iterator[Any]:
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     from approvals import catalog
     from local.stack import MotoStack
 
@@ -79,6 +81,7 @@ def local_stack(approvers: int) -> Iterator[Any]:
         flows = [str(p) for p in sorted((ROOT / "flows").glob("*.yaml")) if p.name != "directory.yaml"]
         subprocess.run([sys.executable, "-m", "dsl_compiler", "compile", *flows, str(flow), "--out", str(out)],
                        cwd=ROOT, check=True, capture_output=True)
+        os.environ[catalog.CATALOG_ENV] = str(out)  # the use cases run here, and know the bench's flow
         with MotoStack(statemachines_dir=out, parameters={"LogLevel": "ERROR"},
                        function_env={catalog.CATALOG_ENV: str(out)}) as stack:
             people = [f"d{i:03d}" for i in range(approvers)]
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--approvers", type=int, default=100)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = run(args.rounds, args.approvers)
+    with contextlib.redirect_stdout(io.StringIO()):  # the handlers' metrics (EMF lines), not the report
+        results = run(args.rounds, args.approvers)
     if args.json:
         print(json.dumps([{**asdict(r), "ratios": r.ratios, "holds": r.holds} for r in results], indent=2))
     else:

@@ -86,4 +86,17 @@ def publish(
                 continue
             response = lam.invoke(FunctionName=target["Arn"], Payload=json.dumps(envelope).encode())
             answers.append(json.loads(response["Payload"].read() or b"null"))
+            if response.get("FunctionError"):
+                _dead_letter(client, target, envelope)
     return answers
+
+
+def _dead_letter(client: Callable[[str], Any], target: Mapping[str, Any], envelope: Mapping[str, Any]) -> None:
+    """The target failed: EventBridge would retry it (RetryPolicy) and, failing still, send the
+    event to the target's dead-letter queue. Here it goes there at once (no retries)."""
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        return
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=str(queue_arn).rsplit(":", 1)[-1])["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(envelope))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,7 @@ from approvals.domain.directory import parse_time
 from approvals.domain.records import approval_from, step_from
 from approvals.domain.stage import waiting_for
 from approvals.unit_of_work.ports import (
+    Message,
     Publication,
     TokenGone,  # what approvals.adapters.sfn raises
 )
@@ -76,6 +78,7 @@ __all__ = [
     "InvalidTransaction",
     "MemoryArchive",
     "MemoryBus",
+    "MemoryQueue",
     "MemoryRuntime",
     "MemoryStore",
     "MemoryWorkflows",
@@ -583,6 +586,22 @@ class MemoryBus:
         return [t for t, _ in self.events]
 
 
+class MemoryQueue:
+    """An SQS queue as the sweep sees it: a message received and not deleted is received again."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, str] = {}  # receipt -> body, in the order sent
+
+    def send(self, body: str) -> None:
+        self.messages[f"r-{len(self.messages)}-{uuid.uuid4().hex[:6]}"] = body
+
+    def receive(self, limit: int) -> list[Message]:
+        return [Message(body=b, receipt=r) for r, b in list(self.messages.items())[:limit]]
+
+    def delete(self, message: Message) -> None:
+        self.messages.pop(message.receipt, None)
+
+
 class MemoryArchive:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
@@ -650,10 +669,11 @@ def memory_runtime(now: datetime | str = DEFAULT_NOW) -> MemoryRuntime:
 
 
 if TYPE_CHECKING:  # the fakes are structural implementations of the ports (mypy checks these)
-    from approvals.unit_of_work.ports import ApprovalStore, Archive, EventBus, Workflows
+    from approvals.unit_of_work.ports import ApprovalStore, Archive, EventBus, RetryQueue, Workflows
 
     _store: ApprovalStore = MemoryStore()
     _workflows: Workflows = MemoryWorkflows()
     _bus: EventBus = MemoryBus()
     _archive: Archive = MemoryArchive()
+    _queue: RetryQueue = MemoryQueue()
     _runtime: Runtime = memory_runtime()

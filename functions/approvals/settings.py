@@ -49,6 +49,8 @@ class Settings(BaseModel):
     event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
     # Lets the runtime name a state machine's ARN without a lookup (else it asks STS once).
     state_machine_arn_prefix: str | None = Field(None, alias="STATE_MACHINE_ARN_PREFIX")
+    # SweepFunction's: the ExecutionEnded rule's retry queue (sweeps/ended_runs.py); unset, not swept.
+    execution_ended_queue_url: str | None = Field(None, alias="EXECUTION_ENDED_QUEUE_URL")
     # Read by the API only. A claim the template does not allow falls back to the contract's `sub`.
     user_claim: UserClaim = Field("sub", alias="USER_CLAIM")
     # Not read from here yet: approvals.catalog and approvals.samples still read these themselves.

@@ -72,7 +72,8 @@ def test_sweep_completes_a_token_left_behind_by_a_dead_function(
 
 def test_scheduled_sweep_function_runs(stack: MotoStack) -> None:
     answer = stack.invoke("SweepFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
-    assert set(answer) == {"reminders", "recovered", "starts", "republished"}
+    assert set(answer) == {"reminders", "recovered", "starts", "republished", "ended"}
+    assert answer["ended"] == []  # the retry queue of ended executions is read (and empty)
 
 
 def _refuse_starts(monkeypatch: pytest.MonkeyPatch, stack: MotoStack) -> None:

@@ -6,24 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, Field, event_parser
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from approvals.contract.execution_status import ExecutionStatusChange
 from approvals.handlers._telemetry import count, logger
-from approvals.machine.execution_ended import execution_ended, reason_of, run_of
-
-
-class ExecutionStatusChange(BaseModel):
-    """The detail of `Step Functions Execution Status Change` (the fields used here)."""
-
-    execution_arn: str = Field(alias="executionArn")
-    state_machine_arn: str = Field(alias="stateMachineArn")
-    name: str
-    status: str
-    input: str | None = None
-    error: str | None = None
-    cause: str | None = None
+from approvals.machine.execution_ended import settle_ended_run
 
 
 class ExecutionStatusChangeEvent(EventBridgeModel):
@@ -33,15 +22,13 @@ class ExecutionStatusChangeEvent(EventBridgeModel):
 @logger.inject_lambda_context(clear_state=True)
 @event_parser(model=ExecutionStatusChangeEvent)
 def handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
-    change = event.detail
-    run = run_of(change.input)
-    if run is None:  # not one of ours (the rule's prefix takes in every machine of the account)
-        logger.info("execution without an approval's input", extra={"execution": change.execution_arn})
-        return {"settled": False}
-    tenant, approval_id = run
-    logger.append_keys(approval_id=approval_id, tenant=tenant)
-    result = execution_ended(tenant, approval_id, change.status, reason_of(change.status, change.error, change.cause))
+    result = settle_ended_run(event.detail)
+    if result["approval_id"] is None:
+        logger.info("execution without an approval's input", extra={"execution": event.detail.execution_arn})
+    else:
+        logger.append_keys(approval_id=result["approval_id"])
     if result["settled"]:
+        change = event.detail
         flow = change.state_machine_arn.rsplit(":", 1)[-1].rsplit("-v", 1)[0]
         count("ApprovalEndedWithoutFinish", {"flow": flow}, status=change.status)
         logger.warning("approval settled failed: its execution ended %s", change.status)

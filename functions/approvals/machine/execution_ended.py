@@ -17,6 +17,7 @@ from typing import Any
 
 from ..archive.write import archive_approval
 from ..clock import iso
+from ..contract.execution_status import ExecutionStatusChange
 from ..domain import Approval, ApprovalStatus, NotFound, StepStatus
 from ..domain.audit import NewEvent
 from ..unit_of_work.publish import business_event
@@ -75,3 +76,15 @@ def execution_ended(tenant: str, approval_id: str, status: str, reason: str, *,
     if approval.completed_at:
         archive_approval(approval.tenant, approval.id, rt=rt)
     return {"approval_id": approval_id, "settled": planned is not None}
+
+
+def settle_ended_run(change: ExecutionStatusChange, *, rt: Runtime | None = None) -> dict[str, Any]:
+    """execution_ended() for a status change event, from the rule or from its retry queue (the
+    sweep). An execution without an approval's input is not one of ours: the rule's prefix takes
+    in every machine of the account."""
+    run = run_of(change.input)
+    if run is None:
+        return {"approval_id": None, "settled": False}
+    tenant, approval_id = run
+    return execution_ended(tenant, approval_id, change.status, reason_of(change.status, change.error, change.cause),
+                           rt=rt)

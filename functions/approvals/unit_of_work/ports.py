@@ -119,6 +119,23 @@ class Workflows(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message of a queue: its body, and the receipt that deletes it."""
+
+    body: str
+    receipt: str
+
+
+class RetryQueue(Protocol):
+    """Where deliveries that kept failing wait for the sweep (SQS: the ExecutionEnded rule's
+    dead-letter queue). A message received and not deleted comes back later."""
+
+    def receive(self, limit: int) -> list[Message]: ...
+
+    def delete(self, message: Message) -> None: ...
+
+
 class EventBus(Protocol):
     def put(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...
 

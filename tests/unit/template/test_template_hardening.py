@@ -170,9 +170,10 @@ def test_eventbridge_may_deliver_each_rules_dead_letters_and_only_those() -> Non
     rules = _of_type("AWS::Events::Rule")
     with_dead_letters = [(lid, target["DeadLetterConfig"]["Arn"]) for lid, rule in rules.items()
                          for target in rule["Properties"]["Targets"] if "DeadLetterConfig" in target]
-    queue = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
-    assert sorted(with_dead_letters) == [("ExecutionEndedFunctionExecutionEnded", queue),
-                                         ("StartFunctionApprovalRequested", queue)]
+    # The ExecutionEnded rule's go to a queue of their own, which the sweep drains (sweeps/ended_runs.py).
+    assert sorted(with_dead_letters) == [
+        ("ExecutionEndedFunctionExecutionEnded", {"Fn::GetAtt": ["ExecutionEndedRetryQueue", "Arn"]}),
+        ("StartFunctionApprovalRequested", {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})]
     policies = _queue_policies()
     sids = {"StartFunctionApprovalRequested": "ApprovalRequestedRuleDeadLetters",
             "ExecutionEndedFunctionExecutionEnded": "ExecutionEndedRuleDeadLetters"}
@@ -187,6 +188,25 @@ def test_eventbridge_may_deliver_each_rules_dead_letters_and_only_those() -> Non
                             "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}}]
     every = [s for statements in policies.values() for s in statements if s["Effect"] == "Allow"]
     assert len(every) == len(with_dead_letters)  # no queue takes messages from anyone else
+
+
+def test_the_sweep_drains_the_retry_queue_of_ended_runs_and_nothing_else() -> None:
+    functions = {lid: r["Properties"] for lid, r in _of_type("AWS::Lambda::Function").items()}
+    sweep, ended = functions["SweepFunction"], functions["ExecutionEndedFunction"]
+    queue = "ExecutionEndedRetryQueue"
+    assert sweep["Environment"]["Variables"]["EXECUTION_ENDED_QUEUE_URL"] == {"Ref": queue}
+    # What Lambda's own retries of ExecutionEndedFunction left goes there too.
+    assert ended["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}
+    statements = role_statements(RESOURCES)[sweep["Role"]["Fn::GetAtt"][0]]
+    on_queues = [s for s in statements if any(str(a).startswith("sqs:") for a in _as_list(s["Action"]))]
+    # Its own dead letters (SAM: sendMessage on DeadLetterQueue), and reading the retry queue.
+    own = {"Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, "Effect": "Allow"}
+    reads = [s for s in on_queues if s != own]
+    assert len(reads) == 1 and queue in json.dumps(reads[0]["Resource"])
+    assert "sqs:SendMessage" not in _as_list(reads[0]["Action"])
+    assert "sqs:ReceiveMessage" in _as_list(reads[0]["Action"]) and "sqs:DeleteMessage" in _as_list(reads[0]["Action"])
+    props = RESOURCES[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True and props["VisibilityTimeout"] >= 2 * sweep["Timeout"]
 
 
 # --- the API's access log --------------------------------------------------------------------

@@ -122,10 +122,14 @@ def test_every_machine_has_a_failed_executions_alarm() -> None:
 def test_every_function_has_a_throttles_alarm_and_a_dead_letter_queue() -> None:
     functions = _of_type("AWS::Lambda::Function")
     assert sorted(v["Ref"] for v in _alarmed("AWS/Lambda", "Throttles")) == sorted(functions)
-    for props in functions.values():
-        assert props["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    for name, props in functions.items():
+        # ExecutionEndedFunction's are the sweep's to settle (sweeps/ended_runs.py).
+        queue = "ExecutionEndedRetryQueue" if name == "ExecutionEndedFunction" else "DeadLetterQueue"
+        assert props["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}
     assert _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible") == [
         {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}]
+    assert _alarmed("AWS/SQS", "ApproximateAgeOfOldestMessage") == [
+        {"Fn::GetAtt": ["ExecutionEndedRetryQueue", "QueueName"]}]
 
 
 def test_alarms_notify_the_topic_when_one_is_given() -> None:
