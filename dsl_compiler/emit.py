@@ -10,6 +10,7 @@ is emit_end.py's.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,11 +59,24 @@ def fit_state_name(name: str) -> str:
     return f"{name[:50].rstrip()}...{name[-19:].lstrip()} #{digest}"
 
 
+# What a Parallel branch starts from: the run's context, the input its Choice rules and Tasks read,
+# and empty `actions` and `parallel` so that every branch's end has both (BRANCH_RESULT); the kept
+# return lists are added once the machine is emitted (emit()), if any.
+BRANCH_INPUT: dict[str, Any] = {
+    "approval_id.$": "$.approval_id", "tenant.$": "$.tenant", "requester.$": "$.requester", "input.$": "$.input",
+    "actions": {}, "parallel": {},
+}
+# The Parallel's result: branch i's actions at `actions[i]`, its own parallels' at `parallel[i]`.
+BRANCH_RESULT = {"actions.$": "$[*].actions", "parallel.$": "$[*].parallel"}
+
+
 @dataclass
 class _Scope:
     states: dict[str, State] = field(default_factory=dict)
     label: str = ""
-    prefix: str = "$"  # where this scope's data lands in the root state once its Parallel is done
+    # Where this scope's `actions` and `parallel` land in the root state once its Parallel is done.
+    actions_at: str = "$.actions"
+    parallel_at: str = "$.parallel"
     escapes: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
     terminal: str | None = None
     parent: int | None = None  # the scope of the Parallel this branch is in
@@ -310,7 +324,7 @@ class Emitter:
             state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.failures.{key}", "Next": failed}]
         self.add(scope, name, state, next_name)
         if node.compensate:
-            self.compensations.append((node, f"{self.scopes[scope].prefix}.actions.{key}"))
+            self.compensations.append((node, f"{self.scopes[scope].actions_at}.{key}"))
 
     def notify(self, node: NotifyNode, scope: int, name: str, next_name: str | None) -> None:
         payload = {**self.context(), "step": node.id, "to": list(node.to), "message": node.message or "",
@@ -343,8 +357,9 @@ class Emitter:
         branches = []
         escapes: dict[str, tuple[str, int, str | None]] = {}
         for b, (seq, inner) in enumerate(zip(node.branches, node.branch_scopes, strict=True)):
-            prefix = f"{self.scopes[scope].prefix}.parallel.{key}[{b}]"
-            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", prefix=prefix, parent=scope)
+            at = f"{self.scopes[scope].parallel_at}.{key}"
+            self.scopes[inner] = _Scope(label=f"{humanize(node.id)} branch {b + 1}", actions_at=f"{at}.actions[{b}]",
+                                        parallel_at=f"{at}.parallel[{b}]", parent=scope)
             start = self.sequence(seq, inner, None)
             returns.close(self, inner)
             branches.append({"StartAt": self.target(inner, start), "States": self.scopes[inner].states})
@@ -359,11 +374,22 @@ class Emitter:
         if "States.ALL" in escapes:  # an action failed in a branch; it must be the last catcher
             target, target_scope, _ = escapes["States.ALL"]
             catchers += self.catch(scope, "States.ALL", target, target_scope, f"$.failures.{key}")
-        state: State = {"Type": "Parallel", "Branches": branches, "ResultPath": f"$.parallel.{key}"}
+        # Each branch starts from what its states read, not a copy of the whole state, and only what
+        # Finish reads of its end is kept: N copies of the input would pass 256 KiB (States.DataLimitExceeded).
+        state: State = {"Type": "Parallel", "Parameters": {**BRANCH_INPUT}, "Branches": branches,
+                        "ResultSelector": dict(BRANCH_RESULT), "ResultPath": f"$.parallel.{key}"}
         if catchers:
             state["Catch"] = catchers
         self.add(scope, name, state, next_name)
         self.scopes[scope].states.update(returning)  # the Pass after the Parallel it belongs to
+
+
+def _parallels(states: Mapping[str, State]) -> Iterator[State]:
+    for state in states.values():
+        if state["Type"] == "Parallel":
+            yield state
+            for branch in state["Branches"]:
+                yield from _parallels(branch["States"])
 
 
 @dataclass(frozen=True)
@@ -382,6 +408,8 @@ def emit(ir: FlowIR) -> Emitted:
     ordered = {start: root[start]} | {k: v for k, v in root.items() if k != start}
     kept = returns.targets_state(em, start)
     if kept:
+        for state in _parallels(root):  # branches read the kept return lists too
+            state["Parameters"]["return_targets.$"] = returns.TARGETS
         ordered = kept | ordered
         start = next(iter(kept))
     comment = f"{ir.title or ir.flow}: flow {ir.flow} version {ir.version}, compiled by dsl_compiler"

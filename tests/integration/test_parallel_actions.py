@@ -1,6 +1,7 @@
-"""An action inside a parallel branch: its result lives in the branch's own state, which the
-Parallel keeps under `parallel.<key>[i]`; the run's end still reports the action's status, and
-a failure there names the action, not the parallel.
+"""An action inside a parallel branch: its result lives in the branch's own state, of which the
+Parallel keeps the actions under `parallel.<key>.actions[i]`; the run's end still reports the
+action's status, and a failure there names the action, not the parallel. A large input is not
+copied once per branch.
 The flow is tests/integration/flows/parallel-actions.yaml (its expected runs are at its top)."""
 
 from __future__ import annotations
@@ -32,7 +33,23 @@ def test_the_action_in_a_branch_succeeded_and_says_so(api: Client, stack: Deploy
     # The result is where the contract says: in the branch's state, not at the top.
     output = json.loads(stack.describe(str(approval["id"]))["output"])
     assert "grant" not in output.get("actions", {})
-    assert output["parallel"]["prepare"][1]["actions"]["grant"]["value"]["action"] == "GrantAccess"
+    kept = output["parallel"]["prepare"]
+    assert kept["actions"][1]["grant"]["value"]["action"] == "GrantAccess"
+    assert set(kept) == {"actions", "parallel"} and len(kept["actions"]) == 2  # not each branch's whole state
+
+
+def test_a_purchase_order_with_a_100_kb_vendor_runs_to_its_outcome(api: Client, stack: DeployedStack) -> None:
+    """Each branch used to return its whole state: two copies of a 100 kB input, and the Parallel's
+    result over Step Functions' 256 KiB (States.DataLimitExceeded), the approval left running."""
+    vendor = "Acme " + "x" * 100_000
+    approval_id = api.start("purchase-order", {"amount": 500, "vendor": vendor, "cost_center": "CC-100"}, "ann")["id"]
+    for step, user in (("managers", "bob"), ("managers", "carol"), ("legal", "gina")):
+        api.wait_for_step_open(approval_id, step)
+        api.decide(approval_id, step, user)
+    approval = api.wait_for_status(approval_id, "approved", timeout=60)
+    assert approval["input"]["vendor"] == vendor
+    output = json.loads(stack.describe(approval_id)["output"])
+    assert len(json.dumps(output)) < 2 * len(vendor)  # the input once, not once per branch
 
 
 def test_a_later_rejection_leaves_the_action_succeeded(api: Client) -> None:

@@ -32,16 +32,16 @@ _RESULT_BUCKETS = ("actions", "failures", "compensation_failures")
 
 def _run_results(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The run's `actions`, `failures` and `compensation_failures`, those of parallel branches
-    included: a Parallel keeps each branch's final state under `parallel.<key>[i]`, actions run
-    in a branch put their results there (docs/state-machine-contract.md)."""
+    included: a Parallel keeps branch i's `actions` and `parallel` under `parallel.<key>.actions[i]`
+    and `parallel.<key>.parallel[i]` (docs/state-machine-contract.md); machines compiled before
+    kept each branch's whole final state under `parallel.<key>[i]`."""
     found: dict[str, dict[str, Any]] = {bucket: {} for bucket in _RESULT_BUCKETS}
 
     def walk(node: Mapping[str, Any]) -> None:
         parallels = node.get("parallel")
         for branches in parallels.values() if isinstance(parallels, Mapping) else ():
-            for branch in branches if isinstance(branches, list) else ():
-                if isinstance(branch, Mapping):
-                    walk(branch)
+            for branch in _branches(branches):
+                walk(branch)
         for bucket in _RESULT_BUCKETS:  # after the branches: a branch starts from a copy of its parent
             values = node.get(bucket)
             if isinstance(values, Mapping):
@@ -61,6 +61,18 @@ def _run_results(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             del failures[key]
             failures[name.removeprefix(ACTION_FAILED_PREFIX)] = original if isinstance(original, Mapping) else error
     return found
+
+
+def _branches(kept: Any) -> list[Mapping[str, Any]]:
+    """Each branch's end, from what a Parallel kept (either shape, above)."""
+    if isinstance(kept, list):
+        return [b for b in kept if isinstance(b, Mapping)]
+    if not isinstance(kept, Mapping):
+        return []
+    actions, inner = kept.get("actions"), kept.get("parallel")
+    actions = actions if isinstance(actions, list) else []
+    inner = inner if isinstance(inner, list) else []
+    return [{"actions": a, "parallel": p} for a, p in zip(actions, inner, strict=False)]  # one of each a branch
 
 
 def _unopened_status(

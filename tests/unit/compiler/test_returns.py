@@ -76,6 +76,8 @@ def stubbed(machine: dict[str, Any]) -> dict[str, Any]:
         state = copy.deepcopy(state)
         if "Branches" in state:
             state["Branches"] = [stubbed(b) for b in state["Branches"]]
+            # A branch starts from what the Parallel passes it (emit.BRANCH_INPUT): the stubs' own two too.
+            state["Parameters"].update({"script.$": "$.script", "returned.$": "$.returned"})
         if state["Type"] != "Task":
             states[name] = state
             continue
@@ -88,7 +90,7 @@ def stubbed(machine: dict[str, Any]) -> dict[str, Any]:
         ok = f"{name} /ok"
         # Before the first return only: a branch's state is dropped when its Parallel fails, so the
         # script cannot be struck out as it is played, while `$.returned` reaches every later stage.
-        first_pass = {"Not": {"Variable": "$.returned", "IsPresent": True}}
+        first_pass = {"Variable": "$.returned", "IsNull": True}
         states[name] = {"Type": "Choice", "Default": ok, "Choices": [
             {"And": [first_pass, {"Variable": script, "IsPresent": True}], "Next": f"{name} /fails"}]}
         states[ok] = {"Type": "Pass", **then}
@@ -120,7 +122,7 @@ def run(sfn: Any, script: dict[str, str]) -> tuple[str, Counter[str]]:
     """The outcome the run records and how often each human Task (its stub) was entered."""
     arn = sfn.create_state_machine(name=f"returns-{next(_names)}", definition=json.dumps(stubbed(DEFINITION)),
                                    roleArn=ROLE)["stateMachineArn"]
-    start = {"approval_id": "a", "tenant": "t", "requester": "ann", "input": {}, "script": script}
+    start = {"approval_id": "a", "tenant": "t", "requester": "ann", "input": {}, "script": script, "returned": None}
     before = set(threading.enumerate())
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(start))["executionArn"]
     deadline = time.monotonic() + 20
