@@ -67,12 +67,14 @@ integration: $(STAMP)
 # 10,000 items against one on 100 (bench/transactions.py; goal 1.2x, median of 30 interleaved rounds);
 # the local stack's RSS after 500 finished approvals against after 50 (bench/memory.py; goal 1.5x,
 # about 15 minutes); 100 approvers deciding at once on all, quorum, percent and any steps against the
-# same decisions one after another (bench/contention.py; goal 5x, lost/doubled/stranded 0).
+# same decisions one after another (bench/contention.py; goal 5x, lost/doubled/stranded 0); the
+# example flows' expected runs under random faults, 10 rounds (bench/soak.py; lost/stranded/doubled 0).
 # docs/performance.md.
 bench: $(STAMP)
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.transactions
 	$(PY) -m bench.contention
+	$(PY) -m bench.soak
 	$(PY) -m bench.memory
 
 # After adding or changing a flow: the definitions, then the state machines in template.yaml.
