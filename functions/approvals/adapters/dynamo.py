@@ -20,6 +20,7 @@ _CONTENDED = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedTh
 _CONTENDED_ERRORS = frozenset({"TransactionConflictException", "ThrottlingException",
                                "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
+
 def query_all(client: Any, table: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every item a query matches (all pages), as plain values."""
     kwargs: dict[str, Any] = {"TableName": table, **query}
@@ -33,6 +34,9 @@ def query_all(client: Any, table: str, query: Mapping[str, Any]) -> list[dict[st
 
 
 def transact(client: Any, items: list[dict[str, Any]], on_first: Exception, on_other: Exception | None = None) -> None:
+    """One TransactWriteItems. A failed condition on the first item raises `on_first` (the
+    approval or stage moved), on another item `on_other`; a conflict or throttling raises
+    WriteContended (nothing was written: the same change may be tried again)."""
     clean = [{op: body for op, body in item.items() if op != "_head"} for item in items]
     try:
         client.transact_write_items(TransactItems=clean)
