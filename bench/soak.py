@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deaths", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=100)
     args = parser.parse_args(argv)
-
-    import subprocess
 
     from approvals import catalog
     from local import faults

@@ -14,13 +14,15 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 GOAL_RATIO = 1.2
 SIZES = (100, 10_000)
 
 
-def _create(ddb: Any, name: str, items: int) -> None:
+def create_table(ddb: Any, name: str, items: Iterable[dict[str, Any]]) -> None:
+    """A table of the product's key shape (pk, sk, one index on `g`) holding `items` (DynamoDB JSON)."""
     from moto.dynamodb.models import dynamodb_backends
 
     ddb.create_table(
@@ -31,9 +33,14 @@ def _create(ddb: Any, name: str, items: int) -> None:
                                  "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
     )
     table = dynamodb_backends["123456789012"]["us-east-1"].get_table(name)
-    for i in range(items):  # straight into moto's table: 10,000 PutItem calls would take a while
-        table.put_item({"pk": {"S": f"approval#{i // 20}"}, "sk": {"S": f"stage#{i % 20:02d}"},
-                        "g": {"S": f"inbox#{i % 50}"}, "revision": {"N": "1"}, "body": {"S": "x" * 200}})
+    for item in items:  # straight into moto's table: thousands of PutItem calls would take a while
+        table.put_item(item)
+
+
+def _items(count: int) -> Iterator[dict[str, Any]]:
+    for i in range(count):
+        yield {"pk": {"S": f"approval#{i // 20}"}, "sk": {"S": f"stage#{i % 20:02d}"},
+               "g": {"S": f"inbox#{i % 50}"}, "revision": {"N": "1"}, "body": {"S": "x" * 200}}
 
 
 def _transaction(name: str, n: int) -> list[dict[str, Any]]:
@@ -63,7 +70,7 @@ def measure(rounds: int, *, patched: bool = True) -> dict[int, list[float]]:
         with mock_aws():
             ddb = boto3.client("dynamodb", region_name="us-east-1")
             for size in SIZES:
-                _create(ddb, f"t{size}", size)
+                create_table(ddb, f"t{size}", _items(size))
             times: dict[int, list[float]] = {size: [] for size in SIZES}
             for n in range(rounds + 1):
                 for size in SIZES if n % 2 else reversed(SIZES):

@@ -19,9 +19,10 @@ from typing import Any
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
+from approvals.contract.execution_status import DETAIL_TYPE
+
 from . import eventbridge
 
-DETAIL_TYPE = "Step Functions Execution Status Change"
 log = logging.getLogger(__name__)
 _original: Any = None
 _original_stop: Any = None

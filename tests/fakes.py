@@ -266,10 +266,8 @@ class MemoryStore:
             self.before_commit.pop(0)()
         stage, record, tally = vote.stage, vote.record, vote.tally
         pk = approval_pk(approval.tenant, approval.id)
-        approving = record.decision is Decision.APPROVE
-        alim = tally.needed - 1 if approving else tally.needed
-        rlim = tally.reject_limit if approving else tally.reject_limit - 1
-        counted = "n_approve" if approving else "n_reject"
+        alim, rlim = tally.vote_limits(record.decision)
+        counted = "n_approve" if record.decision is Decision.APPROVE else "n_reject"
 
         def countable(current: Item | None) -> bool:  # store.py's vote condition
             return (current is not None and current.get("status") == StepStatus.OPEN.value

@@ -239,10 +239,8 @@ class Store:
         pk = approval_pk(approval.tenant, approval.id)
         # The count may go up by one only while it stays short of both thresholds (Tally): the decision
         # that would reach one settles the stage, and that goes through the approval's revision.
-        approving = record.decision is Decision.APPROVE
-        limits = {":alim": tally.needed - 1 if approving else tally.needed,
-                  ":rlim": tally.reject_limit if approving else tally.reject_limit - 1}
-        counted = "n_approve" if approving else "n_reject"
+        alim, rlim = tally.vote_limits(record.decision)
+        counted = "n_approve" if record.decision is Decision.APPROVE else "n_reject"
         update = {"Update": {
             "TableName": self.table_name, "Key": to_ddb({"pk": pk, "sk": step_sk(stage.step, stage.stage)}),
             "UpdateExpression": f"ADD ver :one, {counted} :one",
@@ -250,7 +248,7 @@ class Store:
                                    " AND n_approve < :alim AND n_reject < :rlim",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": to_ddb({":one": 1, ":zero": 0, ":open": StepStatus.OPEN.value,
-                                                 ":p": record.user, **limits}),
+                                                 ":p": record.user, ":alim": alim, ":rlim": rlim}),
         }}
         decision = {"Put": {"TableName": self.table_name, "Item": to_ddb(decision_item(approval, stage, record)),
                             "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -258,8 +256,8 @@ class Store:
                             "Key": to_ddb({"pk": pk, "sk": inbox_sk(stage, record.user)})}}
         at = record.at
         transact(self.client, [update, decision, entry, *(self._outbox_put(p, at) for p in outbox)],
-                       on_first=StaleRevision(f"stage {stage.step}/{stage.stage} moved on"),
-                       on_other=AlreadyDecided(f"{record.user} already decided on {stage.step}"))
+                 on_first=StaleRevision(f"stage {stage.step}/{stage.stage} moved on"),
+                 on_other=AlreadyDecided(f"{record.user} already decided on {stage.step}"))
 
     def restore_inbox(self, approval: Approval, stage: Step) -> None:
         entries = [{"Put": {"TableName": self.table_name, "Item": to_ddb(inbox_item(approval, stage, user))}}
@@ -281,11 +279,10 @@ class Store:
     def inbox(self, tenant: str, user: str) -> list[dict[str, Any]]:
         """The inbox entries of `user` (open stages they may decide on now), oldest first. Entries of
         a stage no longer open are left out: a wide stage's entries are removed after it settles."""
-        entries = self._query_index(inbox_pk(tenant, user))
-        keys = {(str(e["pk"]), step_sk(str(e["step"]), int(e["stage"]))) for e in entries}
-        found = statuses(self.client, self.table_name, keys)
-        open_stages = {key for key, status in found.items() if status == StepStatus.OPEN.value}
-        return [e for e in entries if (str(e["pk"]), step_sk(str(e["step"]), int(e["stage"]))) in open_stages]
+        entries = [(e, (str(e["pk"]), step_sk(str(e["step"]), int(e["stage"]))))
+                   for e in self._query_index(inbox_pk(tenant, user))]
+        found = statuses(self.client, self.table_name, {key for _, key in entries})
+        return [e for e, key in entries if found.get(key) == StepStatus.OPEN.value]
 
     def due_stages(self, until: str) -> list[dict[str, Any]]:
         """Open stage items whose next scheduled reminder is due at or before `until`, every tenant."""
@@ -341,8 +338,9 @@ class Store:
         return [stages.get((i["pk"], i["sk"]), i) for i in items if i.get("kind") in ("approval", "step", "event")]
 
     def _partition_items(self, pk: str) -> list[dict[str, Any]]:
-        return query_all(self.client, self.table_name, {"KeyConditionExpression": "pk = :pk",
-                               "ExpressionAttributeValues": to_ddb({":pk": pk}), "ConsistentRead": True})
+        return query_all(self.client, self.table_name, {
+            "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": to_ddb({":pk": pk}),
+            "ConsistentRead": True})
 
     def expire(self, tenant: str, approval_id: str, revision: int, key: str, expires_at: int) -> None:
         """TTL on every item of a finished approval. The approval item goes first, conditional on the
@@ -399,8 +397,8 @@ class Store:
         values: dict[str, Any] = {":pk": pk}
         if upto is not None:
             values[":upto"] = upto
-        return query_all(self.client, self.table_name, {"IndexName": INDEX, "KeyConditionExpression": condition,
-                               "ExpressionAttributeValues": to_ddb(values)})
+        return query_all(self.client, self.table_name, {
+            "IndexName": INDEX, "KeyConditionExpression": condition, "ExpressionAttributeValues": to_ddb(values)})
 
     def _inbox_writes(self, approval: Approval, new: Step) -> list[dict[str, Any]]:
         """Puts and deletes that make the stage's inbox entries match who may decide on it now."""

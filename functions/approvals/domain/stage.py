@@ -169,6 +169,13 @@ class Tally:
             return approvals + 1 >= self.needed
         return rejections + 1 >= self.reject_limit
 
+    def vote_limits(self, decision: Decision) -> tuple[int, int]:
+        """The counts of approvals and of rejections must both stay below these for `decision` to be
+        counted by itself (store.vote's condition): counted, it reaches neither threshold."""
+        if decision is Decision.APPROVE:
+            return self.needed - 1, self.reject_limit
+        return self.needed, self.reject_limit - 1
+
 
 def tally(stage: Step) -> Tally | None:
     """The stage's counting thresholds, or None when who may decide depends on the order of

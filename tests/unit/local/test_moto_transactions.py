@@ -11,8 +11,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models import DynamoDBBackend
 
+from bench.transactions import create_table
 from local import moto_transactions
 
 TABLE = "t"
@@ -28,17 +29,8 @@ def patched() -> Iterator[None]:
 
 
 def _table(ddb: Any, items: int) -> None:
-    ddb.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{"IndexName": "gsi", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
-    )
-    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE)
-    for i in range(items):  # straight into moto's table: thousands of PutItem calls would be slow
-        table.put_item({"pk": {"S": f"a#{i % 10}"}, "sk": {"S": f"s#{i:05d}"}, "g": {"S": "x"},
-                        "revision": {"N": "1"}})
+    create_table(ddb, TABLE, ({"pk": {"S": f"a#{i % 10}"}, "sk": {"S": f"s#{i:05d}"}, "g": {"S": "x"},
+                               "revision": {"N": "1"}} for i in range(items)))
 
 
 def _key(i: int) -> dict[str, Any]:

@@ -31,6 +31,9 @@ def test_thresholds_agree_with_settle(mode: Any, size: int, data: st.DataObject)
         approvals, rejections = counts(stage)
         after = replace(stage, decisions=[*stage.decisions, DecisionRecord(user, choice, "t", user)])
         assert found.decides(choice, approvals, rejections) == (outcome(after) is not Outcome.OPEN)
+        # What store.vote's condition lets through is exactly what does not settle the stage.
+        alim, rlim = found.vote_limits(choice)
+        assert (approvals < alim and rejections < rlim) == (outcome(after) is Outcome.OPEN)
         stage = after
 
 

@@ -42,22 +42,28 @@ steps:
 """
 
 
-@pytest.fixture
-def contended(rt: MemoryRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryRuntime]:
-    (tmp_path / "contended.yaml").write_text(FLOW, encoding="utf-8")
+def _with_flow(rt: MemoryRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str,
+               role: str, people: list[str]) -> Iterator[MemoryRuntime]:
+    """`rt` with the flow `text` compiled into the catalog and `people` holding `role`."""
+    (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
     out = tmp_path / "statemachines"
-    subprocess.run([sys.executable, "-m", "dsl_compiler", "compile", str(tmp_path / "contended.yaml"), "--out",
+    subprocess.run([sys.executable, "-m", "dsl_compiler", "compile", str(tmp_path / f"{name}.yaml"), "--out",
                     str(out)], cwd=ROOT, check=True, capture_output=True)
     monkeypatch.setenv(catalog.CATALOG_ENV, str(out))
     monkeypatch.setattr(machine, "STATEMACHINES", out)
     machine._asl.cache_clear()
     catalog.reload()
-    people = [{"id": p, "department": "eng", "manager": "bob", "roles": ["hundred"]} for p in HUNDRED]
-    rt.store.put_directory(TENANT, {**DIRECTORY, "users": [*DIRECTORY["users"], *people]})
+    users = [{"id": p, "department": "eng", "manager": "bob", "roles": [role]} for p in people]
+    rt.store.put_directory(TENANT, {**DIRECTORY, "users": [*DIRECTORY["users"], *users]})
     yield rt
     machine._asl.cache_clear()
     monkeypatch.undo()
     catalog.reload()
+
+
+@pytest.fixture
+def contended(rt: MemoryRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryRuntime]:
+    yield from _with_flow(rt, tmp_path, monkeypatch, "contended", FLOW, "hundred", HUNDRED)
 
 
 def together(rt: MemoryRuntime, approval_id: str, step: str) -> dict[str, str]:
@@ -113,20 +119,7 @@ CROWD = [f"c{i:04d}" for i in range(1000)]
 
 @pytest.fixture
 def wide(rt: MemoryRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryRuntime]:
-    (tmp_path / "wide.yaml").write_text(WIDE, encoding="utf-8")
-    out = tmp_path / "statemachines"
-    subprocess.run([sys.executable, "-m", "dsl_compiler", "compile", str(tmp_path / "wide.yaml"), "--out", str(out)],
-                   cwd=ROOT, check=True, capture_output=True)
-    monkeypatch.setenv(catalog.CATALOG_ENV, str(out))
-    monkeypatch.setattr(machine, "STATEMACHINES", out)
-    machine._asl.cache_clear()
-    catalog.reload()
-    people = [{"id": p, "department": "eng", "manager": "bob", "roles": ["crowd"]} for p in CROWD]
-    rt.store.put_directory(TENANT, {**DIRECTORY, "users": [*DIRECTORY["users"], *people]})
-    yield rt
-    machine._asl.cache_clear()
-    monkeypatch.undo()
-    catalog.reload()
+    yield from _with_flow(rt, tmp_path, monkeypatch, "wide", WIDE, "crowd", CROWD)
 
 
 def test_a_step_of_a_thousand_opens_settles_and_a_retried_open_restores_its_inbox(wide: MemoryRuntime) -> None:

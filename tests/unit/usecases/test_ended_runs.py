@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from approvals.contract.execution_status import DETAIL_TYPE
 from approvals.domain import ApprovalStatus, StepStatus
 from approvals.sweeps.ended_runs import PER_SWEEP, sweep_ended_runs
 from approvals.unit_of_work.ports import Message
@@ -25,7 +26,7 @@ def status_change(approval_id: str, status: str = "FAILED", execution_input: Map
     given = {"approval_id": approval_id, "tenant": TENANT, "flow": "leave-request", "flow_version": 1,
              "requester": "ann", "input": LEAVE} if execution_input is None else execution_input
     return json.dumps({
-        "version": "0", "id": f"e-{approval_id}", "detail-type": "Step Functions Execution Status Change",
+        "version": "0", "id": f"e-{approval_id}", "detail-type": DETAIL_TYPE,
         "source": "aws.states", "account": "123456789012", "time": "2026-12-01T09:00:00Z", "region": "us-east-1",
         "resources": [f"{ARN}:execution:leave-request-v1:{approval_id}"],
         "detail": {"executionArn": f"{ARN}:execution:leave-request-v1:{approval_id}",
