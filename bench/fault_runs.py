@@ -2,8 +2,10 @@
 went wrong: lost, stranded and doubled decisions, events and outcomes. The suite runs one bounded
 round (tests/integration/test_faults.py); `python -m bench.soak` runs many.
 
-`drive` starts the runs, decides each stage as its people would (a 5xx or a 409 tried again, as a
-client of the API does), runs the sweeps when nothing moves, until every execution ended and
+`drive` starts the runs (each with an id of its own, so that a start tried again after an answer
+that never came is the same approval), decides each stage as its people would (a 5xx, a 409 or a
+request whose answer never came tried again, as a client of the API does), runs the sweeps when
+nothing moves, until every execution ended and
 nothing is left for a sweep. `tally` then reads what the product did, from moto (`Ledger`: the
 outbox items of committed transactions, the token completions that reached a waiting Task) and
 from the table, the audit trail and the bus."""
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,9 +23,10 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 
-from approvals.domain import Approval, Conflict, StepStatus
+from approvals.commands.start import start_approval
+from approvals.domain import Approval, ApprovalExists, Conflict, StepStatus
 from approvals.sweeps.callbacks import sweep_callbacks
 from approvals.sweeps.outbox import sweep_outbox
 from approvals.sweeps.starts import sweep_starts
@@ -51,7 +55,10 @@ RUNS: list[Run] = [
      {"peer-review": "approved", "department": "approved", "cool-off": "skipped", "travel-desk": "skipped",
       "payout": "succeeded"}),
 ]
-TRANSIENT = (ClientError, WriteContended, Conflict)
+# What a client tries again: a refusal (5xx, 409), and a request whose answer never came (the SDK's
+# read timeout on every attempt: a slow answer each time, local/faults.py), which it cannot tell apart
+# from a 504.
+TRANSIENT = (ClientError, WriteContended, Conflict, HTTPClientError)
 
 
 @dataclass
@@ -78,7 +85,9 @@ class Ledger:
     def __init__(self) -> None:
         self.outbox: dict[str, dict[str, Any]] = {}  # event_id -> {"detail_type", "detail"}
         self.completions: Counter[str] = Counter()  # completions that reached a waiting Task
-        self.repeats: Counter[str] = Counter()  # accepted by moto for a Task already told (AWS refuses them)
+        # Completions sent for a Task already told (a sweep's, the SDK's repeat after a slow answer):
+        # AWS refuses them (TaskTimedOut), and so does the local stack with faults on (local/faults.py).
+        self.repeats: Counter[str] = Counter()
 
     @contextmanager
     def recording(self) -> Iterator[Ledger]:
@@ -103,8 +112,11 @@ class Ledger:
         def counting(original: Any) -> Any:
             def call(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
                 waiting = _waiting(backend, task_token)
+                if not waiting:
+                    self.repeats[task_token] += 1
                 result = original(backend, task_token, *args, **kwargs)
-                (self.completions if waiting else self.repeats)[task_token] += 1
+                if waiting:
+                    self.completions[task_token] += 1
                 return result
             return call
 
@@ -165,7 +177,7 @@ def drive(stack: MotoStack, runs: Sequence[Run] = RUNS, timeout: float = 90) -> 
     """Start `runs`, decide them, sweep, until each execution ended and nothing is left for a sweep.
     Returns the approval ids, in the order of `runs`. TimeoutError names what is still running."""
     started_at = time.monotonic()
-    ids = [retrying(partial(stack.start_approval, flow, "ann", data)) for flow, data, *_ in runs]
+    ids = [_start_once(stack, flow, data) for flow, data, *_ in runs]
     _running(stack, ids)
     people = {approval_id: run[2] for approval_id, run in zip(ids, runs, strict=True)}
     handled: set[tuple[str, str, int]] = set()
@@ -212,6 +224,23 @@ def _decide_open_stages(stack: MotoStack, approval_id: str, people: Mapping[str,
             if current is None or current.status is not StepStatus.OPEN:
                 break
     return progressed
+
+
+def _start_once(stack: MotoStack, flow: str, data: Mapping[str, Any]) -> str:
+    """Start an approval under an id chosen here, tried again until an attempt is answered: one that
+    finds the approval written by an earlier attempt (whose answer was lost) is done, and the sweeps
+    start its execution and publish its event if that attempt stopped before them."""
+    approval_id = uuid.uuid4().hex
+
+    def start() -> str:
+        try:
+            return start_approval(stack.tenant, flow, stack.version_of(flow), "ann", data, approval_id=approval_id,
+                                  rt=stack.rt)
+        except ApprovalExists:
+            return approval_id
+
+    found: str = retrying(start)
+    return found
 
 
 def _decide_once(stack: MotoStack, approval_id: str, step: str, user: str, decision: str) -> None:

@@ -4,7 +4,8 @@ doubled (goal: all 0). The suite runs one round of it (tests/integration/test_fa
 
 `python -m bench.soak [--rounds N] [--rate R] [--deaths D] [--seed S]` from the repo root.
 `--rate` is the rate of every retryable fault (cancelled transactions; DynamoDB, Step Functions and
-EventBridge throttling; partial PutEvents failures; Lambda's service errors at 0.6 of it);
+EventBridge throttling; partial PutEvents failures; slow answers the SDK sends again; Lambda's
+service errors at 0.6 of it);
 `--deaths` adds processes dying right after an external effect, inside the functions."""
 
 from __future__ import annotations

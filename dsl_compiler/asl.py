@@ -32,6 +32,8 @@ LAMBDA_TRANSIENT = [
 # flow's to retry (`retry:`).
 LAMBDA_CRASHED = "Lambda.Unknown"
 ROOT = 0
+# Where a runtime Task's failure is kept for Finish: the failed approval's reason.
+RUNTIME_ERROR = "$.error"
 
 
 def arn(function: str) -> str:

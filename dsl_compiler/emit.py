@@ -24,6 +24,7 @@ from .asl import (
     NOTIFY,
     OPEN_STEP,
     ROOT,
+    RUNTIME_ERROR,
     TIMED_OUT,
     State,
     arn,
@@ -100,6 +101,7 @@ class Emitter:
         self.outcome = {o: self.unique(o.capitalize()) for o in ("approved", "rejected", "withdrawn", "failed")}
         self.resubmit = self.unique("Wait for resubmission")
         self.record = self.unique("Record outcome")
+        self.record_failure = self.unique("Record failure")
         self._name_all(ir.steps)
 
     # --- names ------------------------------------------------------------------------------
@@ -182,6 +184,11 @@ class Emitter:
         self.catch(scope, error, self.outcome[outcome], ROOT, "$.error")
         return name
 
+    def fails(self, scope: int) -> list[State]:
+        """A runtime Task's last catcher: whatever its retries did not mend ends the run `failed`
+        through Finish (compensations, the reason, the archive), not in an execution nobody settles."""
+        return self.catch(scope, "States.ALL", self.outcome["failed"], ROOT, RUNTIME_ERROR)
+
     def guard(self, node: IRNode, scope: int, body: str, next_name: str | None) -> None:
         if node.when is None:
             return
@@ -238,6 +245,8 @@ class Emitter:
                 after_timeout["Retry"] = self.runtime_retry()
             catchers = self.catch(scope, "States.Timeout", timeout_target, scope, "$.error") if then else []
             state["Catch"] = catchers + self.decision_catchers(node, scope)
+            if after_timeout is not None:
+                after_timeout["Catch"] = self.fails(scope)
             self.add(scope, name, state, next_name)
             if after_timeout is not None:
                 outcome_next = next_name if then == "approve" else self.raise_outcome(scope, "rejected")
@@ -249,8 +258,10 @@ class Emitter:
     def decision_catchers(self, node: ApprovalNode, scope: int) -> list[State]:
         catchers = self.catch(scope, ApprovalError.REJECTED.value, self.outcome["rejected"], ROOT, "$.error")
         catchers += self.catch(scope, ApprovalError.WITHDRAWN.value, self.outcome["withdrawn"], ROOT, "$.error")
-        if node.return_to:  # one catcher whatever the targets, the last: `States.ALL`
+        if node.return_to:  # one catcher whatever the targets, the last: `States.ALL` (its router fails the rest)
             catchers.append(returns.stage_catcher(self, scope, node.return_to))
+        else:
+            catchers += self.fails(scope)
         return catchers
 
     def open_payload(self, node: ApprovalNode, stage: Stage) -> dict[str, Any]:
@@ -258,8 +269,7 @@ class Emitter:
         return {
             "task_token.$": "$$.Task.Token",
             "entered_at.$": "$$.State.EnteredTime",  # the same on a retried invoke, whose token is new
-            **self.context(),
-            "input.$": "$.input",
+            **self.context(),  # no input: the handler reads the approval's from the table
             "kind": "approval",
             "step": node.id,
             "stage": stage.index,
@@ -332,6 +342,7 @@ class Emitter:
         state = self.invoke(NOTIFY, payload)
         state["ResultPath"] = None
         state["Retry"] = self.runtime_retry()
+        state["Catch"] = self.fails(scope)
         self.add(scope, name, state, next_name)
 
     def wait(self, node: WaitNode, scope: int, name: str, next_name: str | None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from approvals.contract.names import ApprovalError, result_key
+from approvals.contract.names import RUN_KEPT, ApprovalError, result_key
 
 from .asl import FINISH, OPEN_STEP, RESUBMIT_STEP, ROOT
 from .definition import transitions
@@ -24,35 +24,38 @@ def routed(em: Emitter) -> set[str]:
 
 def outcome_tail(em: Emitter, first_step: str) -> None:
     states = em.scopes[ROOT].states
-    # Only the outcomes something leads to: without an approval nothing rejects or withdraws,
-    # without an action nothing fails, and AWS refuses a state nothing reaches.
-    targets = routed(em)
+    # Only the outcomes something leads to: without an approval nothing rejects or withdraws, and
+    # AWS refuses a state nothing reaches. (The resubmission, written last, fails into `failed`.)
+    targets = routed(em) | ({em.outcome["failed"]} if em.ir.needs_resubmission else set())
     reached = [o for o in ("approved", "rejected", "withdrawn", "failed") if em.outcome[o] in targets]
     on_entry: dict[str, str] = {}
     for outcome in ("approved", "rejected", "withdrawn"):
         if outcome in reached:
             on_entry[outcome] = on_outcome_chain(em, outcome)
-    undo_entry = compensation_chain(em, on_entry)
+    undo_entry = compensation_chain(em, on_entry, failed="failed" in reached)
     for outcome in reached:
-        then = on_entry.get(outcome, em.record) if outcome == "approved" or undo_entry is None else undo_entry
+        record = em.record_failure if outcome == "failed" else em.record
+        then = on_entry.get(outcome, record) if outcome == "approved" or undo_entry is None else undo_entry
         states[em.outcome[outcome]] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": then}
+    em.add(ROOT, em.record, record_state(em), None)
+    if "failed" in reached:
+        # Its own Finish, so that the outcomes that end well need no Choice after theirs: the
+        # execution itself fails only when the run did (the failed-executions alarm means something broke).
+        failed = em.unique("Approval failed")
+        em.add(ROOT, em.record_failure, record_state(em), failed)
+        states[failed] = {"Type": "Fail", "Error": ApprovalError.FAILED.value,
+                          "Cause": "an action or a step failed; see the history"}
+    if em.ir.needs_resubmission:
+        resubmission(em, first_step)
+
+
+def record_state(em: Emitter) -> dict[str, Any]:
     finish = em.invoke(FINISH, finish_payload(em))
     finish["ResultPath"] = None
     # Recording the outcome also archives the approval: worth retrying whatever went wrong,
     # and safe to (the function does nothing twice).
     finish["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
-    if "failed" in reached:  # the execution itself fails only when an action failed
-        check, failed, done = em.unique("Outcome failed?"), em.unique("Approval failed"), em.unique("Done")
-        em.add(ROOT, em.record, finish, check)
-        rule = {"Variable": "$.outcome", "StringEquals": "failed", "Next": failed}
-        states[check] = {"Type": "Choice", "Choices": [rule], "Default": done}
-        states[failed] = {"Type": "Fail", "Error": ApprovalError.FAILED.value,
-                          "Cause": "an action failed; see the history"}
-        states[done] = {"Type": "Succeed"}
-    else:
-        em.add(ROOT, em.record, finish, None)
-    if em.ir.needs_resubmission:
-        resubmission(em, first_step)
+    return finish
 
 
 def on_outcome_chain(em: Emitter, outcome: str) -> str:
@@ -68,7 +71,7 @@ def on_outcome_chain(em: Emitter, outcome: str) -> str:
     return names[0] if names else em.record
 
 
-def compensation_chain(em: Emitter, on_entry: dict[str, str]) -> str | None:
+def compensation_chain(em: Emitter, on_entry: dict[str, str], failed: bool) -> str | None:
     """Undo the actions that succeeded, last first, then go on by outcome."""
     if not em.compensations:
         return None
@@ -76,6 +79,8 @@ def compensation_chain(em: Emitter, on_entry: dict[str, str]) -> str | None:
     checks = [em.unique(f"Undo {node.id}?") for node, _ in reversed(em.compensations)]
     undos = [em.unique(f"Undo {node.id}") for node, _ in reversed(em.compensations)]
     routes = [(o, on_entry[o]) for o in ("rejected", "withdrawn") if on_entry.get(o, em.record) != em.record]
+    if failed:
+        routes.append(("failed", em.record_failure))
     after = em.record
     if routes:
         after = em.unique("After compensation")
@@ -108,7 +113,8 @@ def finish_payload(em: Emitter) -> dict[str, Any]:
         "steps": [n.id for n in em.ir.walk() if not isinstance(n, BranchNode | ParallelNode)],
         "cc": list(em.ir.cc),
         "notify": {o: outcome_notify(em, o, v) for o, v in em.ir.notify.items() if v},
-        "state.$": "$",
+        # What the run kept, not the whole state: the approval and its input are in the table.
+        **{f"{kept}.$": f"$.{kept}" for kept in RUN_KEPT},
     }
 
 
@@ -127,7 +133,6 @@ def resubmission(em: Emitter, first_step: str) -> None:
         "task_token.$": "$$.Task.Token",
         "entered_at.$": "$$.State.EnteredTime",
         **em.context(),
-        "input.$": "$.input",
         "kind": "resubmit",
         "step": RESUBMIT_STEP,
         "stage": 0,
@@ -151,6 +156,7 @@ def resubmission(em: Emitter, first_step: str) -> None:
             "ErrorEquals": ["States.Timeout", ApprovalError.WITHDRAWN.value],
             "ResultPath": "$.error",
             "Next": em.outcome["withdrawn"],
-        }
+        },
+        *em.fails(ROOT),
     ]
     em.add(ROOT, em.resubmit, state, first_step)

@@ -12,7 +12,7 @@ returns to: linear in the steps.
   the Parallel's catcher and a Pass put the name back in `$.returned.Error` for the router outside.
 - Any other error a stage's `States.ALL` caught (a reject or withdraw that leaves a branch, a failed
   OpenStepFunction) is raised again as it was (`ErrorPath`), so it goes where it went without the
-  catcher.
+  catcher; in the machine's own scope, where nothing else would catch it, it ends the run `failed`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from approvals.contract.names import returned_error
 
-from .asl import RETURNING, ROOT, State
+from .asl import RETURNING, ROOT, RUNTIME_ERROR, State
 from .ir import RESUBMIT
 
 if TYPE_CHECKING:
@@ -73,8 +73,12 @@ def close(em: Emitter, scope: int) -> None:
         sc.states[out] = {"Type": "Fail", "Error": RETURNING, "CausePath": f"{RETURNED}.Error"}
     other = em.unique(_in_scope(em, scope, "not a return"))
     sc.states[sc.router] = {"Type": "Choice", "Choices": rules, "Default": other}
-    sc.states[other] = {"Type": "Fail", "ErrorPath": f"{RETURNED}.Error",
-                        "CausePath": f"States.JsonToString({RETURNED})"}
+    if scope == ROOT:  # a failed step: the run ends `failed`, the error kept as its reason
+        sc.states[other] = {"Type": "Pass", "InputPath": RETURNED, "ResultPath": RUNTIME_ERROR,
+                            "Next": em.outcome["failed"]}
+    else:  # raised again as it was, to go where it went without the catcher
+        sc.states[other] = {"Type": "Fail", "ErrorPath": f"{RETURNED}.Error",
+                            "CausePath": f"States.JsonToString({RETURNED})"}
 
 
 def parallel_catcher(em: Emitter, scope: int, name: str, branch_scopes: tuple[int, ...]) -> dict[str, State]:

@@ -21,10 +21,12 @@ LAMBDA_SERVICE_ERROR = "lambda_service_error"
 SFN_THROTTLE = "sfn_throttle"
 EVENTS_PARTIAL_FAILURE = "events_partial_failure"
 EVENTS_THROTTLE = "events_throttle"
+SLOW_ANSWER = "slow_answer"
 PROCESS_DEATH = "process_death"
 # What a caller may simply try again: the SDK's retries, the Task's Retry, mutate's backoff, the sweeps.
+# (A slow answer is applied, and the SDK tries it again by itself: its repeat is what it exercises.)
 RETRYABLE = (TRANSACTION_CONFLICT, DYNAMODB_THROTTLE, LAMBDA_SERVICE_ERROR, SFN_THROTTLE, EVENTS_PARTIAL_FAILURE,
-             EVENTS_THROTTLE)
+             EVENTS_THROTTLE, SLOW_ANSWER)
 KINDS = (*RETRYABLE, PROCESS_DEATH)
 
 # The external effects after which a process may die: the table's change, a token completed, an
@@ -45,6 +47,11 @@ _OPERATIONS = {  # the operations each kind may hit
     SFN_THROTTLE: frozenset({f"stepfunctions.{op}" for op in SFN_OPERATIONS.values()}),
     EVENTS_PARTIAL_FAILURE: frozenset({"events.PutEvents"}),
     EVENTS_THROTTLE: frozenset({"events.PutEvents"}),
+    # The calls whose repeat the SDK sends after a read timeout changes something or sees the change.
+    SLOW_ANSWER: frozenset({
+        *(f"dynamodb.{DYNAMODB_OPERATIONS[op]}" for op in DYNAMODB_WRITES), "dynamodb.TransactWriteItems",
+        *(f"stepfunctions.{op}" for op in SFN_OPERATIONS.values()), "events.PutEvents",
+    }),
     PROCESS_DEATH: DEATH_POINTS,
 }
 ENV = "APPROVALS_FAULTS"
@@ -76,6 +83,7 @@ class FaultPlan:
     sfn_throttle: float = 0.0
     events_partial_failure: float = 0.0
     events_throttle: float = 0.0
+    slow_answer: float = 0.0
     process_death: float = 0.0
     death_points: frozenset[str] = DEATH_POINTS
     counts: Counter[str] = field(default_factory=Counter, init=False, compare=False)
@@ -153,7 +161,9 @@ class FaultPlan:
     def refuse(self, kind: str, *, operation: str | None = None, match: str | tuple[str, ...] = (),
                function: str = "", times: int = 1) -> None:
         """The next `times` calls that `kind` may hit (of `operation`, if given; parameters
-        containing `match`; inside a function whose name contains `function`) get that fault."""
+        containing `match`; inside a function whose name contains `function`) get that fault. Each
+        attempt of the SDK is a call: `refuse(SLOW_ANSWER, times=4)` on a handler's call loses the
+        answer of every attempt (standard mode, 4), and the caller sees the ReadTimeoutError."""
         if kind not in RETRYABLE:
             raise ValueError(f"no retryable kind {kind!r}; there are {', '.join(RETRYABLE)}")
         if operation is not None and operation not in _OPERATIONS[kind]:

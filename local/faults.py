@@ -20,6 +20,18 @@ What is injected, and where (the table in docs/local-aws.md says what the caller
 - `events_partial_failure`: `PutEvents` answering `FailedEntryCount` 1 with the entry's `ErrorCode`
   `InternalFailure` (the entry goes to no rule), and `events_throttle`: `ThrottlingException` on
   `PutEvents`, in moto's EventBridge backend;
+- `slow_answer`: a DynamoDB write (`PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem`,
+  `TransactWriteItems`), `SendTaskSuccess`, `SendTaskFailure`, `StartExecution` or `PutEvents` is
+  applied, and its answer comes after the client's read timeout: the client sees botocore's
+  `ReadTimeoutError` instead of the answer (nobody waits for it), its retries (standard or legacy
+  mode) send the same request again, and the repeat meets the world after the first one, as on
+  AWS. In botocore's `Endpoint._do_get_response`, once moto answered 2xx. What a repeat meets is
+  AWS's answer, and two of those moto does not give, so the hooks give them:
+  a `TransactWriteItems` repeated with its `ClientRequestToken` (botocore sets one on every call,
+  the same on each retry) is answered success and applies nothing, for 10 minutes
+  (`IdempotentParameterMismatchException` with other items); a `SendTaskSuccess` or
+  `SendTaskFailure` of a token already completed gets `TaskTimedOut` ("the task associated with
+  the token has already been closed"; moto would take it and ignore it);
 - `process_death`: `ProcessDied` raised right after a call of `DEATH_POINTS` succeeded, in the
   thread that made it (botocore's `BaseClient._make_api_call`); a handler that the seam runs
   reports it as `Lambda.Unknown`, as Step Functions reports a crashed function.
@@ -46,9 +58,12 @@ only, since the backend answers on the server's threads, where it is not known.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +82,7 @@ from .fault_plan import (
     RETRYABLE,
     SFN_OPERATIONS,
     SFN_THROTTLE,
+    SLOW_ANSWER,
     TRANSACTION_CONFLICT,
     FaultPlan,
     ProcessDied,
@@ -77,7 +93,7 @@ from .fault_plan import (
 
 __all__ = [
     "DEATH_POINTS", "DYNAMODB_THROTTLE", "EVENTS_PARTIAL_FAILURE", "EVENTS_THROTTLE", "KINDS",
-    "LAMBDA_SERVICE_ERROR", "PROCESS_DEATH", "RETRYABLE", "SFN_THROTTLE", "TRANSACTION_CONFLICT",
+    "LAMBDA_SERVICE_ERROR", "PROCESS_DEATH", "RETRYABLE", "SFN_THROTTLE", "SLOW_ANSWER", "TRANSACTION_CONFLICT",
     "ENV", "FaultPlan", "ProcessDied", "active", "from_environment", "hook_interpreter_client", "in_function",
     "install", "observing", "uninstall", "using",
 ]
@@ -137,6 +153,13 @@ def _throttling(message: str = "Rate exceeded") -> Exception:
     from moto.core.exceptions import AWSError
 
     return AWSError(message, "ThrottlingException", 400)
+
+
+def _task_closed() -> Exception:
+    # (moto's own TaskTimedOut carries no error type: botocore would read an empty code.)
+    from moto.core.exceptions import AWSError
+
+    return AWSError("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut", 400)
 
 
 # --- the hooks ----------------------------------------------------------------------------------
@@ -199,14 +222,73 @@ def _stepfunctions_hooks() -> None:
 
     for name, operation in SFN_OPERATIONS.items():
         def throttled(original: Any, op: str = f"stepfunctions.{operation}") -> Any:
+            completes = op != "stepfunctions.StartExecution"
+
             def call(self: Any, *args: Any, **kwargs: Any) -> Any:
                 plan = _plan
                 if plan is not None and plan.decide(SFN_THROTTLE, op, _text(args, kwargs)):
                     raise _throttling()
+                token = kwargs.get("task_token", args[0] if args else None)
+                if completes and isinstance(token, str) and _completed(self, token):
+                    # AWS refuses a second completion of a token; moto would take it and ignore it.
+                    raise _task_closed()
                 return original(self, *args, **kwargs)
             return call
 
         _patch(StepFunctionsParserBackend, name, throttled)
+
+
+def _completed(backend: Any, task_token: str) -> bool:
+    """Whether the Task waiting on `task_token` was told its outcome already (moto's callback endpoint)."""
+    for machine in list(backend.state_machines):
+        for execution in list(machine.executions):
+            env = getattr(getattr(execution, "exec_worker", None), "env", None)
+            endpoint = env.callback_pool_manager.get(task_token) if env is not None else None
+            if endpoint is not None:
+                return endpoint.get_outcome() is not None
+    return False
+
+
+# How long DynamoDB keeps a transaction's ClientRequestToken (its documentation: 10 minutes).
+TOKEN_WINDOW = 600.0
+
+
+def _transaction_tokens_hook() -> None:
+    """TransactWriteItems with a ClientRequestToken seen in the last 10 minutes: success and nothing
+    applied when it carries the same items (the SDK's retry of a call whose answer was lost),
+    IdempotentParameterMismatchException when not. moto ignores the token."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    applied: OrderedDict[str, tuple[str, float]] = OrderedDict()  # token -> (digest of the items, when)
+    lock = threading.Lock()
+
+    def wrap(original: Any) -> Any:
+        def transact_write_items(self: Any) -> Any:
+            token = self.body.get("ClientRequestToken") if isinstance(self.body, dict) else None
+            if not token:
+                return original(self)
+            items = json.dumps(self.body.get("TransactItems"), sort_keys=True, default=str)
+            digest = hashlib.sha256(items.encode()).hexdigest()
+            now = time.monotonic()
+            with lock:
+                while applied and next(iter(applied.values()))[1] < now - TOKEN_WINDOW:
+                    applied.popitem(last=False)
+                found = applied.get(token)
+            if found is not None:
+                if found[0] != digest:
+                    raise DynamodbException(
+                        "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                        "Request parameters did not match the request made with the same client token")
+                return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+            result = original(self)  # raises when cancelled: only an applied transaction is remembered
+            with lock:
+                applied[token] = (digest, now)
+            return result
+        return transact_write_items
+
+    _patch(DynamoHandler, "transact_write_items", wrap)
 
 
 def _events_hooks() -> None:
@@ -230,6 +312,46 @@ def _events_hooks() -> None:
         return put_events
 
     _patch(EventsBackend, "put_events", put)
+
+
+def _answers_hook() -> None:
+    """Slow answers: the request reached moto and was applied (2xx), then the client's read timeout
+    fired before the answer came. botocore's retry handler (standard and legacy mode) takes the
+    ReadTimeoutError and sends the request again, as it would to AWS; no one waits for the timeout."""
+    from botocore.endpoint import Endpoint
+    from botocore.exceptions import ReadTimeoutError
+
+    def wrap(original: Any) -> Any:
+        def _do_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+            answered = original(self, request, operation_model, context)
+            plan, (success, _) = _plan, answered
+            if plan is None or success is None or not 200 <= success[0].status_code < 300:
+                return answered
+            operation = f"{operation_model.service_model.service_name}.{operation_model.name}"
+            if operation == "events.PutEvents" and not _our_events(request.body):
+                return answered  # Step Functions' own status change events (local/execution_events.py)
+            if not plan.decide(SLOW_ANSWER, operation, lambda: _body_text(request.body)):
+                return answered
+            return None, ReadTimeoutError(endpoint_url=request.url, error="the answer came too late (injected)")
+        return _do_get_response
+
+    _patch(Endpoint, "_do_get_response", wrap)
+
+
+def _body_text(body: Any) -> str:
+    text = body.decode() if isinstance(body, bytes) else str(body or "")
+    try:
+        return json.dumps([json.loads(text)], default=str)  # as the other hooks give parameters
+    except ValueError:
+        return text
+
+
+def _our_events(body: Any) -> bool:
+    try:
+        entries = json.loads(body.decode() if isinstance(body, bytes) else str(body)).get("Entries", [])
+    except (ValueError, AttributeError):
+        return True
+    return any(not str(e.get("Source", "")).startswith("aws.") for e in entries)
 
 
 def _calls_hook() -> None:
@@ -299,6 +421,8 @@ def install(plan: FaultPlan) -> None:
         _dynamodb_hooks()
         _stepfunctions_hooks()
         _events_hooks()
+        _transaction_tokens_hook()
+        _answers_hook()
         _calls_hook()
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import eventbridge, execution_events, lambda_seam, moto_fixes, moto_tracking, moto_transactions
+from . import eventbridge, execution_events, lambda_seam, moto_fixes, moto_limits, moto_tracking, moto_transactions
 from . import faults as _faults
 from .deploy import ROOT, Deployment, deploy
 from .deployed import DeployedStack
@@ -228,6 +228,7 @@ class MotoStack(DeployedStack):
         moto_tracking.install()  # moto kept every item it ever made (docs/performance.md)
         moto_transactions.install()  # before moto_fixes, whose lock wraps it
         moto_fixes.install()
+        moto_limits.install()  # Step Functions' 256 KiB per state, uncatchable by States.ALL, as on AWS
         if self.faults is not None:
             _faults.install(self.faults)  # after moto_fixes: its lock wraps moto's methods, the faults wrap that
         KmsDigestFix.install()
@@ -285,6 +286,7 @@ class MotoStack(DeployedStack):
         lambda_seam.uninstall()
         _faults.uninstall()  # before moto_fixes, whose wrappers it restores
         moto_fixes.uninstall()
+        moto_limits.uninstall()
         moto_transactions.uninstall()
         moto_tracking.uninstall()
         KmsDigestFix.uninstall()

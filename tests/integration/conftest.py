@@ -17,6 +17,11 @@ Either way `gateway` puts the local gateway in front of the stack's ApiFunction 
 names the deployed API: then `api` goes through API Gateway with tokens from
 APPROVALS_TOKEN_COMMAND, and tests that need the local gateway are deselected. `failing_action`
 makes one sample action fail for a while; `target` says how fast flow time runs.
+
+The fault modules (test_faults.py, test_fault_recovery.py, test_slow_answers.py) run on a stack of
+their own with a fault plan: `plan` injects nothing but what a test scripts (`plan.crash_after`,
+`plan.refuse`), `faulty_stack` is that stack (each module takes it as its `stack`), and
+`nothing_left_scripted` fails a test whose scripted fault never fired.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import pytest
 from approvals import catalog
 from local.client import Client
 from local.deployed import DeployedStack
+from local.faults import FaultPlan
 from local.gateway import Gateway
 from local.remote import RemoteStack, Target, TargetError
 from local.stack import MotoStack
@@ -126,6 +132,35 @@ def stack(request: pytest.FixtureRequest) -> Iterator[DeployedStack]:
     ) as local:
         assert not local.deployment or not local.deployment.skipped, local.deployment.skipped
         yield local
+
+
+@pytest.fixture(scope="module")
+def plan() -> FaultPlan:
+    """The fault plan of a module on `faulty_stack`: no rates, only what its tests script."""
+    return FaultPlan(seed=2026)
+
+
+@pytest.fixture(scope="module")
+def faulty_stack(compiled_statemachines: Path, plan: FaultPlan) -> Iterator[MotoStack]:
+    """The whole local stack with `plan` installed, for the fault modules (one per module). Flow time
+    runs at real time here: at the suite's x3600 an action's 30 s timeout is 1 s, which the handlers
+    (one at a time in this process) exceed while others back off from throttling. No test on it
+    waits on a timeout or a Wait state."""
+    with MotoStack(
+        time_scale=1.0, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"},
+        function_env={catalog.CATALOG_ENV: str(compiled_statemachines)}, faults=plan,
+    ) as local:
+        assert local.deployment is not None and not local.deployment.skipped, local.deployment
+        yield local
+
+
+@pytest.fixture
+def nothing_left_scripted(plan: FaultPlan) -> Iterator[None]:
+    """After the test: every fault it scripted fired (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    yield
+    left = plan.pending()
+    plan.clear()
+    assert left == 0, "a scripted fault never fired: the test did not cross the boundary it names"
 
 
 @pytest.fixture(scope="module")

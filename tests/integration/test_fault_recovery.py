@@ -15,33 +15,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from approvals import catalog
 from approvals.commands.start import start_approval
 from approvals.domain import ApprovalStatus, StepStatus
 from local import faults
 from local.faults import FaultPlan
 from local.stack import MotoStack
+from tests.integration.fault_checks import LEAVE
 
-LEAVE = {"days": 1, "start_date": "2026-12-01"}
-
-
-@pytest.fixture(scope="module")
-def plan() -> FaultPlan:
-    return FaultPlan(seed=2026)
+pytestmark = pytest.mark.usefixtures("nothing_left_scripted")
 
 
 @pytest.fixture(scope="module")
-def stack(compiled_statemachines: Path, plan: FaultPlan) -> Iterator[MotoStack]:
-    with MotoStack(
-        time_scale=1.0, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"},
-        function_env={catalog.CATALOG_ENV: str(compiled_statemachines)}, faults=plan,
-    ) as local:
-        yield local
+def stack(faulty_stack: MotoStack) -> MotoStack:
+    return faulty_stack
 
 
 def test_death_after_the_open_step_commit_does_not_fail_the_run(stack: MotoStack, plan: FaultPlan) -> None:

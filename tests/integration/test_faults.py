@@ -1,86 +1,37 @@
 """Faults as AWS makes them (local/faults.py): a process that dies right after each external effect
 of a change, and a bounded run under random retryable faults, end with nothing lost, stranded or
-doubled. The crash boundaries are listed in docs/architecture.md ("Crash boundaries").
+doubled. The crash boundaries are listed in docs/architecture.md (14, "A process may die after any
+external effect").
 
-The module has a stack of its own, with a fault plan that injects nothing but what a test scripts
-(`plan.crash_after`, `plan.refuse`); `test_a_run_under_random_faults_loses_nothing` swaps in one
-with rates. The sweeps run on a Runtime whose clock is ahead, as test_start_and_sweep.py does.
+The module has a stack of its own (conftest.py: `faulty_stack`), with a fault plan that injects
+nothing but what a test scripts (`plan.crash_after`, `plan.refuse`);
+`test_a_run_under_random_faults_loses_nothing` swaps in one with rates. Slow answers (a call
+applied, its answer lost, the SDK sending it again) are test_slow_answers.py's. The sweeps run on
+a Runtime whose clock is ahead, as test_start_and_sweep.py does.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from approvals import catalog
 from approvals.commands.start import start_approval
 from approvals.domain import StepStatus
 from bench.fault_runs import Ledger, drive, outbox_left, sweep, tally
 from local import faults
 from local.faults import FaultPlan, ProcessDied
 from local.stack import MotoStack
+from tests.integration.fault_checks import LEAVE, archive_key, audit_types, completed_once, finish_run, published
 
-LEAVE = {"days": 1, "start_date": "2026-12-01"}
-
-
-@pytest.fixture(scope="module")
-def plan() -> FaultPlan:
-    return FaultPlan(seed=2026)  # no rates: only what a test scripts
+pytestmark = pytest.mark.usefixtures("nothing_left_scripted")
 
 
 @pytest.fixture(scope="module")
-def stack(compiled_statemachines: Path, plan: FaultPlan) -> Iterator[MotoStack]:
-    # Flow time runs at real time here: at the suite's x3600 an action's 30 s timeout is 1 s, which
-    # the handlers (one at a time in this process) exceed while others back off from throttling.
-    # No test here waits on a timeout or a Wait state.
-    with MotoStack(
-        time_scale=1.0, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"},
-        function_env={catalog.CATALOG_ENV: str(compiled_statemachines)}, faults=plan,
-    ) as local:
-        assert local.deployment is not None and not local.deployment.skipped, local.deployment
-        yield local
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_scripted(plan: FaultPlan) -> Iterator[None]:
-    yield
-    left = plan.pending()
-    plan.clear()
-    assert left == 0, "a scripted fault never fired: the test did not cross the boundary it names"
-
-
-def published(stack: MotoStack, approval_id: str, detail_type: str) -> list[dict[str, Any]]:
-    return [e["detail"] for e in stack.events(approval_id) if e["detail-type"] == detail_type]
-
-
-def archive_key(stack: MotoStack, approval_id: str) -> str | None:
-    with faults.observing():
-        return stack.store.archive_pointer("acme", approval_id)
-
-
-def audit_types(stack: MotoStack, approval_id: str) -> list[str]:
-    return [e["type"] for e in stack.audit(approval_id)]
-
-
-def finish_run(stack: MotoStack, approval_id: str, plan: Mapping[str, str | Sequence[str]], outcome: str) -> None:
-    status, output, _ = stack.drive(approval_id, plan)
-    assert status == "SUCCEEDED" and output is not None and output["outcome"] == outcome, (status, output)
-
-
-def completed_once(stack: MotoStack, approval_id: str, outcome: str) -> None:
-    """One completion, in the table, in the audit trail and on the bus (one event id)."""
-    approval = stack.approval(approval_id)
-    assert approval.status.value == outcome and approval.completed_at
-    assert audit_types(stack, approval_id).count("Approval Completed") == 1
-    told = published(stack, approval_id, "Approval Completed")
-    assert told and {e["event_id"] for e in told} == {told[0]["event_id"]}, told
-    assert outbox_left(stack, approval_id) == []
+def stack(faulty_stack: MotoStack) -> MotoStack:
+    return faulty_stack
 
 
 # --- one test per crash boundary ------------------------------------------------------------------------
@@ -238,10 +189,11 @@ DEATHS = 0.1
 
 
 def test_a_run_under_random_faults_loses_nothing(stack: MotoStack) -> None:
-    """Every expected run of the example flows (bench/fault_runs.py) under every kind of fault:
-    each ends with its outcome, archived; each stage settled once, each token completed once, each
-    decision recorded once; every event published at least once, a repeat the same event, one
-    `Approval Completed` each; nothing left for a sweep."""
+    """Every expected run of the example flows (bench/fault_runs.py) under every kind of fault (slow
+    answers too: calls applied whose answer the SDK never saw, sent again): each ends with its
+    outcome, archived; each stage settled once, each token completed once, each decision recorded
+    once; every event published at least once, a repeat the same event, one `Approval Completed`
+    each; nothing left for a sweep."""
     # Lambda's service errors a little rarer: each Task retries them 3 times, and four in a row on
     # one invoke would fail the run, which is not what this run is about.
     # And a process dying right after 10% of the external effects made inside a function.
@@ -251,10 +203,11 @@ def test_a_run_under_random_faults_loses_nothing(stack: MotoStack) -> None:
     with Ledger().recording() as ledger, faults.using(random_plan):
         ids = drive(stack)
     found = tally(stack, ledger, ids)
-    print(f"\nfaults injected: {dict(random_plan.where)}; repeated completions moto accepted: "
-          f"{sum(ledger.repeats.values())}; took {time.monotonic() - started_at:.1f}s")
+    print(f"\nfaults injected: {dict(random_plan.where)}; completions repeated for a Task already told "
+          f"(refused, as AWS does): {sum(ledger.repeats.values())}; took {time.monotonic() - started_at:.1f}s")
     # (Deaths land in calls made in an order that varies from run to run: usually two to four here,
     # not asserted; test_death_after_* cross each boundary for certain.)
     assert random_plan.total > 0 and random_plan.counts[faults.TRANSACTION_CONFLICT] > 0
+    assert random_plan.counts[faults.SLOW_ANSWER] > 0
     assert found.problems == [] and found.clean
     assert len(ledger.outbox) > 5 * len(ids)  # the tally had events to look for

@@ -14,7 +14,7 @@ is read from `input`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -87,6 +87,19 @@ class Or(_Node):
 
 
 Condition = Annotated[Compare | InList | Has | IsTrue | Method | Not | And | Or, PydanticField(discriminator="op")]
+
+def fields_read(cond: Condition) -> Iterator[Path]:
+    """Every field path `cond` reads (the state must carry them for its Choice rule)."""
+    if isinstance(cond, Compare):
+        yield from (side.field for side in (cond.left, cond.right) if isinstance(side, FieldRef))
+    elif isinstance(cond, InList | Has | IsTrue | Method):
+        yield cond.field
+    elif isinstance(cond, Not):
+        yield from fields_read(cond.arg)
+    else:
+        for arg in cond.args:
+            yield from fields_read(arg)
+
 
 _MISSING = object()
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,

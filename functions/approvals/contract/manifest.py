@@ -18,10 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .conditions import Condition
+from .conditions import REQUESTER, Condition, fields_read
 from .names import machine_name, result_key
 
 MANIFEST_FORMAT = 2
+# At most this much of an input (compact JSON) rides in the execution's state, whose limit is 256 KiB:
+# the rest is for what the run keeps (action results, errors, parallels) and the run's context.
+CARRIED_INPUT_MAX_BYTES = 64 * 1024
 DEFAULT_RETAIN_SECONDS = 30 * 86400
 Json = Any
 ApproverSpec = dict[str, Json]
@@ -201,6 +204,43 @@ class FlowManifestSpec(_Spec):
         for outcome in self.outcomes.values():
             specs.extend(outcome.notify)
         return tuple(dict.fromkeys(s["from_input"] for s in specs if isinstance(s.get("from_input"), str)))
+
+    @cached_property
+    def carried_fields(self) -> tuple[str, ...] | None:
+        """The input fields the state machine carries: those its Choice rules, waits and action
+        inputs read (docs/state-machine-contract.md, "Execution"); None for all of them (an action
+        that takes the whole input, or a format-1 manifest, whose steps are unknown). Everything
+        else of the input stays in the table: a state holds at most 256 KiB."""
+        if self.format < 2:
+            return None
+        found: dict[str, None] = {}
+        conditions: list[Condition] = []
+        calls: list[CallSpec] = [call for outcome in self.outcomes.values() for call in outcome.actions]
+        for step in walk(self.steps):
+            if step.when is not None:
+                conditions.append(step.when)
+            if isinstance(step, BranchStepSpec):
+                conditions.extend(case.when for case in step.cases)
+            elif isinstance(step, ActionStepSpec):
+                calls.append(step)
+            elif isinstance(step, WaitStepSpec) and step.until_field:
+                found[step.until_field.split(".")[0]] = None
+        for cond in conditions:
+            for path in fields_read(cond):
+                if path and path[0] != REQUESTER:
+                    found[path[0]] = None
+        for call in calls:
+            if call.input is None:
+                return None
+            for value in call.input.values():
+                if isinstance(value, str) and value.startswith("$."):
+                    found[value[2:].split(".")[0]] = None
+        return tuple(found)
+
+    def carried_input(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """What of an approval's input its execution carries (`carried_fields`)."""
+        fields = self.carried_fields
+        return dict(data) if fields is None else {k: data[k] for k in fields if k in data}
 
     def compensation_of(self, step_id: str) -> str | None:
         step = self.by_id.get(step_id)

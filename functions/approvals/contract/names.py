@@ -27,6 +27,14 @@ RETURNED_PREFIX = "Approval.Returned."
 ACTION_FAILED_PREFIX = "Action.Failed."
 # The step id a return to the requester names.
 RESUBMIT_STEP = "requester"
+# What a run keeps for FinishFunction, each under its own key of the state: action results, action
+# errors, compensation errors, what Parallels kept, the error that ended the run. The execution input
+# starts each empty (`run_kept_start`), so that Finish's Parameters find every one whatever the run did.
+RUN_KEPT = ("actions", "failures", "compensation_failures", "parallel", "error")
+
+
+def run_kept_start() -> dict[str, dict[str, object] | None]:
+    return {kept: None if kept == "error" else {} for kept in RUN_KEPT}
 
 
 def returned_error(to_step: str) -> str:

@@ -9,7 +9,7 @@ oldest shapes still accepted are noted where they differ).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,8 @@ from .manifest import ApproverSpec, Mode
 
 class _Task(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # Fields only machines compiled before still send: accepted, never sent now, not relied on.
+    legacy: ClassVar[frozenset[str]] = frozenset()
 
 
 class TaskContext(_Task):
@@ -44,6 +46,8 @@ class OpenStageSpec(_Task):
 
 class OpenStepInput(TaskContext):
     """OpenStepFunction (waitForTaskToken): open an approval stage, or the requester's resubmission."""
+
+    legacy = frozenset({"input"})  # the handler reads the input from the table
 
     task_token: str
     input: dict[str, Any] = Field(default_factory=dict)
@@ -85,14 +89,29 @@ FinishNotify = dict[str, OutcomeNotify | tuple[ApproverSpec, ...]] | tuple[Appro
 
 
 class FinishInput(TaskContext):
-    """FinishFunction: the run's outcome, its leaf steps, who is told, and the final state (the
-    results and failures of its actions)."""
+    """FinishFunction: the run's outcome, its leaf steps, who is told, and what the run kept of its
+    actions (results, failures, those of parallel branches) and the error that ended it. The
+    approval itself (its input included) is read from the table."""
+
+    legacy = frozenset({"state"})  # the whole final state, input included
 
     outcome: Literal["approved", "rejected", "withdrawn", "failed"]
     steps: tuple[str, ...] = ()
     cc: tuple[ApproverSpec, ...] = ()
     notify: FinishNotify = None
+    actions: dict[str, Any] = Field(default_factory=dict)
+    failures: dict[str, Any] = Field(default_factory=dict)
+    compensation_failures: dict[str, Any] = Field(default_factory=dict)
+    parallel: dict[str, Any] = Field(default_factory=dict)
+    error: Any = None
     state: dict[str, Any] = Field(default_factory=dict)
+
+    def kept(self) -> dict[str, Any]:
+        """What the run kept, in the shape of its state (or the whole state an older machine sent)."""
+        if self.state:
+            return self.state
+        return {"actions": self.actions, "failures": self.failures, "parallel": self.parallel,
+                "compensation_failures": self.compensation_failures, "error": self.error}
 
 
 class ActionInput(TaskContext):

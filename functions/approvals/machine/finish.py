@@ -75,6 +75,15 @@ def _branches(kept: Any) -> list[Mapping[str, Any]]:
     return [{"actions": a, "parallel": p} for a, p in zip(actions, inner, strict=False)]  # one of each a branch
 
 
+def _failed_step(results: dict[str, dict[str, Any]], info: Mapping[str, StepInfo]) -> Any:
+    """The error of a step (not an action) that failed inside a parallel branch: the Parallel kept it
+    under its own key (an action's is unwrapped by _run_results). Taken out of the failures: it is
+    the run's error, not an `Action Failed`."""
+    parallels = {_key(s) for s, step in info.items() if step.type == "parallel"}
+    errors = [results["failures"].pop(key) for key in list(results["failures"]) if key in parallels]
+    return errors[0] if errors else None
+
+
 def _unopened_status(
     step_id: str, results: Mapping[str, Mapping[str, Any]], outcome: ApprovalStatus, info: Mapping[str, StepInfo],
     approval: Approval,
@@ -134,10 +143,11 @@ def finish(event: FinishInput, rt: Runtime | None = None) -> dict[str, Any]:
     cancelled branch) `cancelled`; emit `Action Failed` for each failure and `Approval Completed`."""
     rt = rt or default_runtime()
     outcome = ApprovalStatus(event.outcome)
-    state = event.state
+    state = event.kept()
     results = _run_results(state)
     entry = catalog.find(event.flow, event.flow_version)
     info = entry.step_info if entry is not None else {}
+    error = _failed_step(results, info) or state.get("error")
     failures = _action_failures(event.steps, results, info)
     notify, message = _outcome_notify(event.notify, outcome)
     said = {"message": message} if message is not None else {}  # only when the flow gave one
@@ -161,7 +171,7 @@ def finish(event: FinishInput, rt: Runtime | None = None) -> dict[str, Any]:
         if outcome is ApprovalStatus.FAILED and approval.requester not in cc:
             cc.append(approval.requester)  # the requester is always told that their request failed
         events = [NewEvent("Action Failed", actor="system", data=body) for body in failures]
-        data = {"outcome": outcome.value, "cc": list(cc), "error": state.get("error"), **said}
+        data = {"outcome": outcome.value, "cc": list(cc), "error": error, **said}
         events.append(NewEvent("Approval Completed", actor="system", data=data))
         told = [business_event("Action Failed", approval, body["step"], requester=approval.requester,
                                to=[approval.requester], **{k: v for k, v in body.items() if k != "step"})

@@ -10,6 +10,7 @@ from ..contract.names import ApprovalError
 from ..domain import Approval, Step, StepStatus
 from ..unit_of_work.logs import approval_keys, log
 from ..wiring import Runtime
+from .execution import carried_input
 from .ports import TokenGone
 
 
@@ -21,7 +22,8 @@ def complete_token(rt: Runtime, approval: Approval, stage: Step) -> None:
         return
     try:
         if stage.status is StepStatus.APPROVED and not stage.signal:
-            output = dict(approval.input) if stage.kind == "resubmit" else {"step": stage.step, "outcome": "approved"}
+            resubmitted = stage.kind == "resubmit"  # the new input, as much of it as the machine carries
+            output = carried_input(approval) if resubmitted else {"step": stage.step, "outcome": "approved"}
             rt.sfn.succeed(stage.task_token, output)
         else:
             error = stage.signal or (ApprovalError.WITHDRAWN.value if stage.status is StepStatus.CANCELLED

@@ -60,7 +60,10 @@ def test_errors_inside_a_parallel_are_caught_on_the_parallel() -> None:
     definition = compile_file(ROOT / "flows" / "purchase-order.yaml").definition
     reviews = definition["States"]["Reviews"]
     assert reviews["Type"] == "Parallel"
-    assert [c["ErrorEquals"] for c in reviews["Catch"]] == [["Approval.Rejected"], ["Approval.Withdrawn"]]
+    caught = [c["ErrorEquals"] for c in reviews["Catch"]]
+    assert caught == [["Approval.Rejected"], ["Approval.Withdrawn"], ["States.ALL"]]
+    # a step that failed in a branch (its retries spent) ends the run `failed`, through Finish
+    assert reviews["Catch"][-1]["Next"] == "Failed"
     branch = reviews["Branches"][0]["States"]
     legal = branch["Legal approval"]
     # inside the branch only the timeout is caught; rejection propagates to the Parallel
@@ -90,11 +93,16 @@ steps:
         "Next": "Undo second",
     }
     assert states["Undo second"]["Next"] == "Undo first?"
-    assert states["Undo first?"]["Default"] == "Record outcome"
+    assert states["Undo first?"]["Default"] == "After compensation"
     assert states["First"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failures.first", "Next": "Failed"}
     ]
-    assert states["Outcome failed?"]["Choices"][0]["Next"] == "Approval failed"
+    assert states["Failed"]["Next"] == "Undo second?"  # a failure is compensated too, then recorded as one
+    after = {c["StringEquals"]: c["Next"] for c in states["After compensation"]["Choices"]}
+    assert after == {"failed": "Record failure"} and states["After compensation"]["Default"] == "Record outcome"
+    assert states["Record failure"]["Next"] == "Approval failed"
+    assert states["Record outcome"]["End"] is True
+    assert "Outcome failed?" not in states
 
 
 def test_return_routes_by_error_name_and_resubmission_restarts() -> None:

@@ -162,9 +162,9 @@ def run(sfn: Any, script: dict[str, str]) -> tuple[str, Counter[str]]:
         ({"deep": "Approval.Rejected"}, "rejected", {"First approval": 1, "Deep approval": 1, "Last approval": 0}),
         ({"left": "Approval.Withdrawn"}, "withdrawn", {"Left approval": 1, "Left 2 approval": 0}),
         ({"last": "Approval.Rejected"}, "rejected", {"Last approval": 1}),
-        # an error no catcher names fails the execution under its own name, as without the catcher;
-        # in a branch it ends the Parallel, whose catcher for its actions' failures takes it
-        ({"last": "Lambda.Unknown"}, "Lambda.Unknown", {"Last approval": 1}),
+        # any other error (a step whose retries are spent) ends the run `failed` through Finish, the
+        # error kept as its reason; in a branch it ends the Parallel, whose last catcher does the same
+        ({"last": "Lambda.Unknown"}, "Approval.Failed", {"Last approval": 1}),
         ({"left": "Lambda.Unknown"}, "Approval.Failed", {"Left 2 approval": 0, "Last approval": 0}),
     ],
     ids=["none", "in-branch", "out-of-branch", "out-of-two-branches", "requester", "reject-deep",

@@ -24,11 +24,13 @@ steps:
 
 
 def finish_payload(definition: dict[str, Any]) -> dict[str, Any]:
-    (payload,) = [
+    """The payload of Finish: its Tasks (the outcome's, the failure's) send the same one."""
+    first, *others = [
         s["Parameters"]["Payload"] for s in all_states(definition["States"]).values()
         if s.get("Parameters", {}).get("FunctionName") == "${FinishFunctionArn}"
     ]
-    return payload
+    assert all(other == first for other in others)
+    return first
 
 
 def test_a_wait_until_field_is_a_date_time_in_the_input_schema() -> None:

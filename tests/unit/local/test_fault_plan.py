@@ -10,13 +10,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
+from approvals.adapters import aws
 from approvals.adapters.dynamo import transact
 from approvals.adapters.events import Events
 from approvals.adapters.store import Store
 from approvals.domain import Approval
+from approvals.domain.audit import NewEvent
 from approvals.unit_of_work.ports import WriteContended
 from local import faults
 from local.faults import FaultPlan, ProcessDied
@@ -28,6 +30,7 @@ OPERATION = {  # one operation each kind may hit
     faults.SFN_THROTTLE: "stepfunctions.SendTaskSuccess",
     faults.EVENTS_PARTIAL_FAILURE: "events.PutEvents",
     faults.EVENTS_THROTTLE: "events.PutEvents",
+    faults.SLOW_ANSWER: "dynamodb.PutItem",
     faults.PROCESS_DEATH: "s3.PutObject",
 }
 
@@ -273,6 +276,107 @@ def test_sfn_throttling(moto: None) -> None:
     assert gone.value.response["Error"]["Code"] != "ThrottlingException"
 
 
+def test_a_slow_answer_is_applied_and_the_sdk_sends_it_again(moto: None) -> None:
+    store = table()
+    ddb = store.client
+    plan = FaultPlan()
+    faults.install(plan)
+    with faults.observing():
+        ddb.put_item(TableName="t", Item={"pk": {"S": "seen"}, "sk": {"S": "1"}})  # never faulted
+    # Applied, answered too late: botocore retries the ReadTimeoutError; the repeat writes the same item.
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.PutItem")
+    answer = ddb.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "1"}})
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 1
+    # A conditional write's repeat meets the item the first attempt wrote.
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.PutItem")
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "2"}},
+                     ConditionExpression="attribute_not_exists(pk)")
+    with faults.observing():
+        assert ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "2"}}).get("Item")
+    # Each attempt past the SDK's is applied too; the caller sees the ReadTimeoutError.
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.UpdateItem", times=3)
+    with pytest.raises(ReadTimeoutError):
+        ddb.update_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "1"}}, UpdateExpression="ADD n :one",
+                        ExpressionAttributeValues={":one": {"N": "1"}})
+    with faults.observing():
+        item = ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "1"}})["Item"]
+    assert item["n"] == {"N": "3"}
+    assert plan.counts == {faults.SLOW_ANSWER: 5}
+    assert plan.where == {"slow_answer dynamodb.PutItem": 2, "slow_answer dynamodb.UpdateItem": 3}
+
+
+def test_the_adapters_client_takes_its_own_conditional_put_answered_too_late(moto: None) -> None:
+    """approvals.adapters.aws: a PutItem written only if absent, returning the old item when refused
+    (ALL_OLD, as powertools' idempotency layer asks), applied and answered too late. The SDK's
+    repeat is refused with exactly the item this call wrote: the client answers success. The same
+    refusal without a lost answer before it, or without ALL_OLD, stays a refusal."""
+    ddb = table().client
+    aws.recognise_own_puts(ddb)
+    plan = FaultPlan()
+    faults.install(plan)
+    put: dict[str, Any] = {"TableName": "t", "ConditionExpression": "attribute_not_exists(pk)",
+                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    mine = {"pk": {"S": "k"}, "sk": {"S": "1"}, "in_progress": {"N": "1700000000123"}}
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.PutItem")
+    answer = ddb.put_item(Item=mine, **put)
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 1 and "Attributes" not in answer
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # no answer lost: someone else's
+        ddb.put_item(Item=mine, **put)
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.PutItem")
+    without = {k: v for k, v in put.items() if k != "ReturnValuesOnConditionCheckFailure"}
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(Item={**mine, "sk": {"S": "2"}}, **without)
+    assert plan.counts == {faults.SLOW_ANSWER: 2}
+
+
+def test_a_repeated_transaction_is_answered_as_dynamodb_answers_its_client_token(moto: None) -> None:
+    """botocore gives every TransactWriteItems a ClientRequestToken, the same on its retries, and
+    DynamoDB answers a repeat success without applying it again (10 minutes); moto does not, the hook does."""
+    store = table()
+    plan = FaultPlan()
+    faults.install(plan)
+    plan.refuse(faults.SLOW_ANSWER, operation="dynamodb.TransactWriteItems", match="a1")
+    approval = Approval(id="a1", tenant="acme", flow="f", flow_version=1, requester="ann", input={},
+                        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z")
+    store.create(approval, [NewEvent("Approval Started", actor="ann", data={})])  # each item written if absent
+    assert plan.counts == {faults.SLOW_ANSWER: 1}
+    with faults.observing():
+        assert sorted(i["sk"]["S"] for i in store.client.scan(TableName="t")["Items"]) == ["A", "E#00000001"]
+    ddb = store.client
+    once = [{"Update": {"TableName": "t", "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    for _ in range(2):
+        ddb.transact_write_items(TransactItems=once, ClientRequestToken="token-1")
+    with faults.observing():
+        assert ddb.get_item(TableName="t", Key={"pk": {"S": "c"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "1"}
+    other = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}, "sk": {"S": "2"}}}}]
+    with pytest.raises(ClientError) as mismatch:
+        ddb.transact_write_items(TransactItems=other, ClientRequestToken="token-1")
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    ddb.transact_write_items(TransactItems=once, ClientRequestToken="token-2")  # another token: applied
+    with faults.observing():
+        assert ddb.get_item(TableName="t", Key={"pk": {"S": "c"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "2"}
+
+
+def test_a_slow_put_events_puts_the_entries_twice(moto: None) -> None:
+    events, sqs = client("events"), client("sqs")
+    url = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["approvals", "aws.states"]}))
+    events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
+    plan = FaultPlan()
+    faults.install(plan)
+    plan.refuse(faults.SLOW_ANSWER, operation="events.PutEvents")
+    events.put_events(Entries=[{"Source": "aws.states", "DetailType": "S", "Detail": "{}"}])  # AWS's own: never
+    assert plan.pending() == 1
+    answer = events.put_events(Entries=[{"Source": "approvals", "DetailType": "T", "Detail": json.dumps({"n": 1})}])
+    assert answer["FailedEntryCount"] == 0 and answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert plan.counts == {faults.SLOW_ANSWER: 1}
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(b["source"] for b in bodies) == ["approvals", "approvals", "aws.states"]
+
+
 def test_the_process_dies_right_after_the_call_succeeded(moto: None) -> None:
     s3 = client("s3")
     s3.create_bucket(Bucket="the-archive")
@@ -289,17 +393,19 @@ def test_the_process_dies_right_after_the_call_succeeded(moto: None) -> None:
 
 def test_uninstall_restores_moto(moto: None) -> None:
     from botocore.client import BaseClient
+    from botocore.endpoint import Endpoint
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
     from moto.events.models import EventsBackend
 
     before = (DynamoDBBackend.transact_write_items, DynamoDBBackend.query, EventsBackend.put_events,
-              BaseClient._make_api_call)
+              BaseClient._make_api_call, Endpoint._do_get_response, DynamoHandler.transact_write_items)
     faults.install(FaultPlan(dynamodb_throttle=1.0))
     faults.install(FaultPlan(dynamodb_throttle=1.0))  # idempotent: one set of hooks
     assert DynamoDBBackend.query is not before[1]
     faults.uninstall()
     assert (DynamoDBBackend.transact_write_items, DynamoDBBackend.query, EventsBackend.put_events,
-            BaseClient._make_api_call) == before
+            BaseClient._make_api_call, Endpoint._do_get_response, DynamoHandler.transact_write_items) == before
     assert faults.active() is None
     store = table()
     store.client.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "1"}})  # no faults left

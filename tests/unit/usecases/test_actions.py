@@ -236,7 +236,7 @@ def test_return_to_the_requester_then_resubmit_with_a_new_input(rt: MemoryRuntim
     assert approval.input == corrected and rt.store.load(TENANT, run.id).input == corrected
     assert rt.sfn.completions_of(token) == [Completion(token, True, output=corrected)]
     assert run.resume("Wait for resubmission", token) == "Legal approval"
-    assert run.payload("Legal approval", "t")["input"] == corrected  # the machine runs on with the new input
+    assert run.state["input"] == corrected  # the machine runs on with the new input (all of it: SignContract takes it)
     assert waiting(rt, "ann") == []
     with pytest.raises(StepNotOpen):
         resubmit(TENANT, run.id, "ann", corrected, rt=rt)

@@ -24,8 +24,11 @@ def test_start_writes_the_approval_starts_its_execution_once_and_tells_the_bus(r
     assert not approval.start_pending and rt.store.pending_starts("2100") == []  # the start was confirmed
     (execution,) = rt.sfn.executions.values()
     assert (execution.state_machine, execution.name) == ("leave-request-v1", "req-1")
+    # Only what the machine reads of the input (its conditions read `days`); the rest is in the table.
     assert execution.payload == {"approval_id": "req-1", "tenant": TENANT, "flow": "leave-request",
-                                 "flow_version": 1, "requester": "ann", "input": LEAVE}
+                                 "flow_version": 1, "requester": "ann", "input": {"days": LEAVE["days"]},
+                                 "actions": {}, "failures": {}, "compensation_failures": {}, "parallel": {},
+                                 "error": None}
     assert rt.events.types == ["Approval Started"]
     assert rt.events.of("Approval Started") == [{"tenant": TENANT, "approval_id": "req-1", "flow": "leave-request",
                                                  "flow_version": 1, "step": None, "requester": "ann"}]
