@@ -6,13 +6,15 @@ doubled (goal: all 0). The suite runs one round of it (tests/integration/test_fa
 `--rate` is the rate of every retryable fault (cancelled transactions; DynamoDB, Step Functions and
 EventBridge throttling; partial PutEvents failures; slow answers the SDK sends again; Lambda's
 service errors at 0.6 of it);
-`--deaths` adds processes dying right after an external effect, inside the functions."""
+`--deaths` adds processes dying right after an external effect, inside the functions. The functions'
+invocations overlap as on AWS (`--serial`: one at a time, as in the suite)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.fault_runs import Ledger, Tally, drive, tally
+from local.lambda_seam import OVERLAP_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=0.08)
     parser.add_argument("--deaths", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=100)
+    parser.add_argument("--serial", action="store_true", help="the functions' invocations one at a time")
     args = parser.parse_args(argv)
+    # Invocations overlap here as on AWS (the suite takes turns, for speed: local/lambda_seam.py).
+    os.environ[OVERLAP_ENV] = "0" if args.serial else "1"
 
     from approvals import catalog
     from local import faults

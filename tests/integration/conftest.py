@@ -144,7 +144,7 @@ def plan() -> FaultPlan:
 def faulty_stack(compiled_statemachines: Path, plan: FaultPlan) -> Iterator[MotoStack]:
     """The whole local stack with `plan` installed, for the fault modules (one per module). Flow time
     runs at real time here: at the suite's x3600 an action's 30 s timeout is 1 s, which the handlers
-    (one at a time in this process) exceed while others back off from throttling. No test on it
+    (sharing one interpreter in this process) exceed while others back off from throttling. No test on it
     waits on a timeout or a Wait state."""
     with MotoStack(
         time_scale=1.0, statemachines_dir=compiled_statemachines, parameters={"LogLevel": "WARNING"},
