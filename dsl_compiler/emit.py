@@ -260,6 +260,8 @@ class Emitter:
         catchers += self.catch(scope, ApprovalError.WITHDRAWN.value, self.outcome["withdrawn"], ROOT, "$.error")
         if node.return_to:  # one catcher whatever the targets, the last: `States.ALL` (its router fails the rest)
             catchers.append(returns.stage_catcher(self, scope, node.return_to))
+            if scope != ROOT:
+                self.fails(scope)  # what the branch's router raises again: the Parallel's last catcher
         else:
             catchers += self.fails(scope)
         return catchers

@@ -160,3 +160,22 @@ steps:
     assert escalation["Catch"][0]["ErrorEquals"] == ["States.Timeout"]
     # What follows the escalation's timeout approves (StepTimedOutFunction with outcome approved).
     assert states[after]["Parameters"]["Payload"]["outcome"] == "approved"
+
+
+def test_a_step_that_may_return_fails_into_the_failed_path_from_a_branch_too() -> None:
+    text = """
+flow: returning-branch
+version: 1
+steps:
+  - {id: first, type: approval, approvers: {users: [bob]}, timeout: none}
+  - id: both
+    type: parallel
+    branches:
+      - - {id: inner, type: approval, approvers: {users: [ann]}, timeout: none, allow: [return]}
+      - - {id: other, type: approval, approvers: {users: [carol]}, timeout: none, allow: [return]}
+"""
+    states = compile_text(text).definition["States"]
+    # The branch's router raises a failure again (not a return), so the Parallel must catch it last.
+    both = states["Both"]
+    assert both["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failures.both", "Next": "Failed"}
+    assert states["First approval"]["Catch"][-1]["Next"] == "Failed"
