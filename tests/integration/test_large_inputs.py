@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from approvals.api.body import MAX_BODY_BYTES
-from approvals.contract.manifest import CARRIED_INPUT_MAX_BYTES, read_manifest
+from approvals.contract.manifest import CARRIED_INPUT_MAX_BYTES, compact_size, read_manifest
 from local.client import Client
 from tests.conftest import ROOT
 
@@ -57,10 +57,6 @@ def body(data: dict[str, Any]) -> bytes:
     return json.dumps({"input": data}).encode()  # as local/client.py sends it
 
 
-def compact(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 def with_pad(run: Run, n: int) -> dict[str, Any]:
     value: Any = PAD * n
     return {**run.input, run.padded: [value] if isinstance(run.input[run.padded], list) else value}
@@ -69,9 +65,9 @@ def with_pad(run: Run, n: int) -> dict[str, Any]:
 def largest(run: Run) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
     """The largest input the API takes for `run`, and a check that one byte more is refused."""
     if run.padded in run.carried(run.input):
-        n = CARRIED_INPUT_MAX_BYTES - compact(run.carried(with_pad(run, 0)))
+        n = CARRIED_INPUT_MAX_BYTES - compact_size(run.carried(with_pad(run, 0)))
         data = with_pad(run, n)
-        assert compact(run.carried(data)) == CARRIED_INPUT_MAX_BYTES
+        assert compact_size(run.carried(data)) == CARRIED_INPUT_MAX_BYTES
 
         def refused(reply_of: dict[str, Any]) -> None:
             assert reply_of["status"] == 400, reply_of

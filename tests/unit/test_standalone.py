@@ -1,9 +1,9 @@
 """The repository stands on its own: no tracked file points outside it.
 
-A clone has no `../shared` folder, and its readers cannot tell which machines "these machines"
-are. Every file `git ls-files` lists is searched (case-insensitive; the phrase also when a line break or a
-comment marker splits it), except this file, which has to name what it looks for. Each hit is
-reported as FILE:LINE.
+A clone has no sibling `shared` folder beside it, and its readers cannot tell whose machines a
+phrase about "the machines" of its author means. Every file `git ls-files` lists is searched
+(case-insensitive; the phrase also when a line break or a comment marker splits it), except this
+file, which has to name what it looks for. Each hit is reported as FILE:LINE.
 """
 
 from __future__ import annotations
@@ -53,10 +53,13 @@ def hits(name: str, text: str) -> list[str]:
     return [hit for _, hit in sorted(found)]
 
 
+OUTSIDE = "../" + "shared"  # in two parts, so that this file does not name it itself
+
+
 def test_hits_are_found_with_their_line() -> None:
-    text = "one\nsee ../shared/spec/api.md\nnot on These\n# machines either\n"
+    text = f"one\nsee {OUTSIDE}/spec/api.md\nnot on These\n# machines either\n"
     assert hits("x.md", text) == [
-        "x.md:2: a path outside the repository: '../shared'",
+        f"x.md:2: a path outside the repository: {OUTSIDE!r}",
         "x.md:3: a phrase about the author's machines: 'These\\n# machines'",
     ]
 

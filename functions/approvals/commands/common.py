@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from ..catalog import FlowEntry
-from ..contract.manifest import CARRIED_INPUT_MAX_BYTES
+from ..contract.manifest import CARRIED_INPUT_MAX_BYTES, compact_size
 from ..contract.names import ApprovalError
 from ..domain import (
     Approval,
@@ -88,22 +87,19 @@ def check_input(entry: FlowEntry, data: Any, requester: str, directory: Director
     return clean
 
 
-def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
-
-
 def check_carried(entry: FlowEntry, clean: Mapping[str, Any]) -> None:
     """The fields the flow's machine carries (its conditions and actions read them) must fit in
     its state: InvalidInput naming the largest otherwise, before anything is written."""
     carried = entry.spec.carried_input(clean)
-    size = _size(carried)
+    size = compact_size(carried)
     if size <= CARRIED_INPUT_MAX_BYTES:
         return
-    largest = sorted(carried, key=lambda name: -_size(carried[name]))[:3]
+    sizes = {name: compact_size(value) for name, value in carried.items()}
+    largest = sorted(sizes, key=lambda name: -sizes[name])[:3]
     problem = (f"the fields this flow's steps read take {size:,} bytes together, over {CARRIED_INPUT_MAX_BYTES:,}"
                " (other fields may be larger)")
     raise InvalidInput(f"input too large for flow {entry.flow}: {problem}",
-                       [{"field": name, "problem": f"{_size(carried[name]):,} bytes"} for name in largest])
+                       [{"field": name, "problem": f"{sizes[name]:,} bytes"} for name in largest])
 
 
 def settled(stage: Step, outcome: Outcome, at: str) -> Step:

@@ -11,6 +11,7 @@ from the source it carries, with its definition unchanged.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -25,6 +26,12 @@ MANIFEST_FORMAT = 2
 # At most this much of an input (compact JSON) rides in the execution's state, whose limit is 256 KiB:
 # the rest is for what the run keeps (action results, errors, parallels) and the run's context.
 CARRIED_INPUT_MAX_BYTES = 64 * 1024
+
+
+def compact_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON in UTF-8, as Step Functions counts a state's data."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
 DEFAULT_RETAIN_SECONDS = 30 * 86400
 Json = Any
 ApproverSpec = dict[str, Json]

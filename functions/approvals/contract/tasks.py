@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .manifest import ApproverSpec, Mode
+from .names import RUN_KEPT
 
 
 class _Task(BaseModel):
@@ -108,10 +109,7 @@ class FinishInput(TaskContext):
 
     def kept(self) -> dict[str, Any]:
         """What the run kept, in the shape of its state (or the whole state an older machine sent)."""
-        if self.state:
-            return self.state
-        return {"actions": self.actions, "failures": self.failures, "parallel": self.parallel,
-                "compensation_failures": self.compensation_failures, "error": self.error}
+        return self.state or {kept: getattr(self, kept) for kept in RUN_KEPT}
 
 
 class ActionInput(TaskContext):

@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import catalog
-from ..contract.names import run_kept_start
+from ..contract.names import machine_name, run_kept_start
 from ..domain import Approval
 from ..unit_of_work.logs import approval_keys, log
 from ..wiring import Runtime
-
-
-def state_machine_name(flow: str, version: int) -> str:
-    return f"{flow}-v{version}"
 
 
 def carried_input(approval: Approval) -> dict[str, Any]:
@@ -31,7 +27,7 @@ def start_execution(rt: Runtime, approval: Approval) -> bool:
         **run_kept_start(),
     }
     try:
-        rt.sfn.start(state_machine_name(approval.flow, approval.flow_version), approval.id, payload)
+        rt.sfn.start(machine_name(approval.flow, approval.flow_version), approval.id, payload)
     except Exception:
         log.exception("execution of %s not started; the sweep retries", approval.id,
                       extra=approval_keys(approval.tenant, approval.id))
